@@ -1,0 +1,269 @@
+"""Shape manipulation: reshapes and views (no copies unless needed), joins, repeats."""
+
+from __future__ import annotations
+
+from .. import ops
+from ..core.shapes import normalize_axis
+from ..core.tensor import Tensor
+from ..errors import DTypeError, ShapeError, op_error
+
+
+def _refs(axes):
+    return tuple(((0, a),) for a in axes)
+
+
+def _rank(x: Tensor, what: str) -> int:
+    if x.shape is None:
+        raise op_error(ShapeError, what, [x], "the input's rank is unknown")
+    return len(x.shape)
+
+
+def _axis(x: Tensor, axis, ndim: int, what: str) -> int:
+    try:
+        return normalize_axis(axis, ndim)
+    except ValueError as exc:
+        raise op_error(ShapeError, what, [x], str(exc)) from None
+
+
+def shape(x) -> Tensor:
+    """The run-time shape of ``x`` as an int32 1-D tensor (reads only the shape).
+
+    Example:
+        >>> import numpy as np
+        >>> import symgraph.backend as K
+        >>> K.eval(K.shape(K.variable(np.zeros((2, 3)))))
+        array([2, 3], dtype=int32)
+    """
+    return ops.shape_of(x)
+
+
+def reshape(x, shape) -> Tensor:
+    """Reshape ``x`` to ``shape`` (one ``-1`` allowed). Entries may also be
+    ``K.shape(y)[i]`` tensors, which keep the dim symbolic.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.int_shape(K.reshape(K.placeholder((None, 3, 4)), (-1, 12)))
+        (None, 12)
+    """
+    x = ops.as_tensor(x)
+    if isinstance(shape, Tensor):
+        raise op_error(DTypeError, "reshape", [x, shape],
+                       "a shape given as one tensor is not supported; pass a tuple whose "
+                       "entries are ints or K.shape(y)[i]")
+    target, sources = [], []
+    for entry in (shape if isinstance(shape, (list, tuple)) else (shape,)):
+        if isinstance(entry, Tensor):
+            ref = _shape_entry_ref(entry)
+            if ref is None:
+                raise op_error(DTypeError, "reshape", [x, entry],
+                               "tensor entries of a shape must be K.shape(y)[i]")
+            src, axis = ref
+            if src is not x and src not in sources:
+                sources.append(src)
+            index = 0 if src is x else 1 + sources.index(src)
+            target.append(((index, axis),))
+        elif entry is None:
+            target.append(-1)
+        else:
+            target.append(int(entry))
+    return ops.reshape(x, tuple(target), tuple(sources))
+
+
+def _shape_entry_ref(t: Tensor):
+    """``K.shape(y)[i]`` -> ``(y, i)`` so the dim stays symbolic and shape-only."""
+    if t.op.name != "getitem" or t.inputs[0].op.name != "shape":
+        return None
+    index = t.attrs["index"]
+    if len(index) != 1 or index[0][0] != "int":
+        return None
+    src = t.inputs[0].inputs[0]
+    if src.shape is None:
+        return None
+    return src, normalize_axis(index[0][1], len(src.shape))
+
+
+def flatten(x) -> Tensor:
+    """Flatten to 1-D.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.int_shape(K.flatten(K.placeholder((2, 3))))
+        (6,)
+    """
+    x = ops.as_tensor(x)
+    return ops.reshape(x, (tuple((0, a) for a in range(_rank(x, "flatten"))),))
+
+
+def batch_flatten(x) -> Tensor:
+    """Reshape to ``(batch, product of the other dims)``.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.int_shape(K.batch_flatten(K.placeholder((None, 3, 4))))
+        (None, 12)
+    """
+    x = ops.as_tensor(x)
+    ndim = _rank(x, "batch_flatten")
+    if ndim < 1:
+        raise op_error(ShapeError, "batch_flatten", [x], "needs a tensor of rank >= 1")
+    rest = tuple((0, a) for a in range(1, ndim)) or 1
+    return ops.reshape(x, (((0, 0),), rest))
+
+
+def expand_dims(x, axis: int = -1) -> Tensor:
+    """Insert a size-1 axis at ``axis`` (default -1: last).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.int_shape(K.expand_dims(K.placeholder((None, 3)), 1))
+        (None, 1, 3)
+    """
+    x = ops.as_tensor(x)
+    ndim = _rank(x, "expand_dims")
+    axis = _axis(x, axis, ndim + 1, "expand_dims")
+    target = list(_refs(range(ndim)))
+    target.insert(axis, 1)
+    return ops.reshape(x, tuple(target))
+
+
+def squeeze(x, axis: int) -> Tensor:
+    """Remove the size-1 axis ``axis``.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.int_shape(K.squeeze(K.placeholder((None, 1, 3)), 1))
+        (None, 3)
+    """
+    x = ops.as_tensor(x)
+    ndim = _rank(x, "squeeze")
+    axis = _axis(x, axis, ndim, "squeeze")
+    if x.shape[axis] not in (None, 1):
+        raise op_error(ShapeError, "squeeze", [x], f"axis {axis} has size {x.shape[axis]}, not 1")
+    return ops.reshape(x, _refs(a for a in range(ndim) if a != axis),
+                       unit_axes=(axis,))
+
+
+def transpose(x) -> Tensor:
+    """Reverse the order of all axes.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.int_shape(K.transpose(K.placeholder((2, None, 4))))
+        (4, None, 2)
+    """
+    return ops.transpose(x)
+
+
+def permute_dimensions(x, pattern) -> Tensor:
+    """Reorder axes by ``pattern`` (a permutation).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.int_shape(K.permute_dimensions(K.placeholder((None, 3, 4)), (2, 0, 1)))
+        (4, None, 3)
+    """
+    x = ops.as_tensor(x)
+    pattern = tuple(int(p) for p in pattern)
+    ndim = _rank(x, "permute_dimensions")
+    if sorted(pattern) != list(range(ndim)):
+        raise op_error(ShapeError, "permute_dimensions", [x],
+                       f"pattern {pattern} is not a permutation of {ndim} axes")
+    return ops.transpose(x, pattern)
+
+
+def concatenate(tensors, axis: int = -1) -> Tensor:
+    """Join tensors along ``axis`` (a negative axis counts from the first tensor's rank).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> a, b = K.placeholder((None, 2)), K.placeholder((None, 3))
+        >>> K.int_shape(K.concatenate([a, b]))
+        (None, 5)
+    """
+    return ops.concatenate(tensors, axis)
+
+
+def stack(x, axis: int = 0) -> Tensor:
+    """Stack same-shape tensors along a new axis (default 0).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> a = K.placeholder((None, 2))
+        >>> K.int_shape(K.stack([a, a], axis=1))
+        (None, 2, 2)
+    """
+    tensors = [ops.as_tensor(t) for t in x]
+    if not tensors:
+        raise ValueError("stack needs at least one tensor")
+    ndim = _rank(tensors[0], "stack")
+    axis = _axis(tensors[0], axis, ndim + 1, "stack")
+    for t in tensors[1:]:
+        if t.shape is None or len(t.shape) != ndim or any(
+                a is not None and b is not None and a != b for a, b in zip(t.shape,
+                                                                          tensors[0].shape)):
+            raise op_error(ShapeError, "stack", tensors, "all tensors must have the same shape")
+    return ops.concatenate([expand_dims(t, axis) for t in tensors], axis)
+
+
+def tile(x, n) -> Tensor:
+    """Repeat the whole tensor ``n[i]`` times along axis i (an int for 1-D tensors).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.eval(K.tile(K.constant([[1, 2]], dtype='int32'), (2, 2)))
+        array([[1, 2, 1, 2],
+               [1, 2, 1, 2]], dtype=int32)
+    """
+    x = ops.as_tensor(x)
+    ndim = _rank(x, "tile")
+    reps = (int(n),) if not isinstance(n, (list, tuple)) else tuple(int(r) for r in n)
+    if len(reps) != ndim or any(r < 0 for r in reps):
+        raise op_error(ShapeError, "tile", [x],
+                       f"needs one non-negative repeat count per axis, got {reps}")
+    interleaved = []
+    for a in range(ndim):
+        interleaved += [1, ((0, a),)]
+    expanded = ops.reshape(x, tuple(interleaved))
+    target = []
+    for a, r in enumerate(reps):
+        target += [r, ((0, 2 * a + 1),)]
+    big = ops.broadcast_to(expanded, tuple(target))
+    return ops.reshape(big, tuple(((0, 2 * a), (0, 2 * a + 1)) for a in range(ndim)))
+
+
+def repeat_elements(x, rep: int, axis: int) -> Tensor:
+    """Repeat each entry ``rep`` times along ``axis`` (numpy.repeat).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.eval(K.repeat_elements(K.constant([1, 2], dtype='int32'), 2, 0))
+        array([1, 1, 2, 2], dtype=int32)
+    """
+    x = ops.as_tensor(x)
+    ndim = _rank(x, "repeat_elements")
+    axis = _axis(x, axis, ndim, "repeat_elements")
+    rep = int(rep)
+    if rep < 0:
+        raise op_error(ShapeError, "repeat_elements", [x], f"rep must be >= 0, got {rep}")
+    expanded = expand_dims(x, axis + 1)
+    target = list(_refs(range(ndim + 1)))
+    target[axis + 1] = rep
+    big = ops.broadcast_to(expanded, tuple(target))
+    merged = list(_refs(range(ndim + 1)))
+    merged[axis:axis + 2] = [((0, axis), (0, axis + 1))]
+    return ops.reshape(big, tuple(merged))
+
+
+def repeat(x, n: int) -> Tensor:
+    """Repeat a 2-D tensor ``(batch, d)`` ``n`` times on a new axis 1: ``(batch, n, d)``.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.int_shape(K.repeat(K.placeholder((None, 3)), 4))
+        (None, 4, 3)
+    """
+    x = ops.as_tensor(x)
+    if _rank(x, "repeat") != 2:
+        raise op_error(ShapeError, "repeat", [x], "needs a 2-D tensor")
+    return ops.broadcast_to(expand_dims(x, 1), (((0, 0),), int(n), ((0, 2),)))

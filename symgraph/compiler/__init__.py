@@ -1,0 +1,1 @@
+"""The compiler: prune, fuse, generate numba code, cache kernels, plan execution."""

@@ -1,0 +1,156 @@
+"""Generate one numba function per fused elementwise group, and run it.
+
+A group is a set of elementwise nodes with a single root whose value is stored.
+Its generated module has two loops over the same scalar body: ``flat`` (every
+input contiguous and of the output's shape: one 1-D loop) and ``nd`` (inputs are
+broadcast, transposed or strided views: nested loops over the output's dims).
+Fills and 0-d constants are scalar *arguments*, never arrays and never baked into
+the source, so graphs that differ only in constants share one compiled kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core import dtypes
+from ..ops.elementwise import compute_type
+from . import kernel_cache
+
+HEADER = "import math\nimport numpy as np\nfrom numba import njit\n\n"
+DECORATOR = "@njit(cache=CACHE, nogil=True, error_model='numpy', fastmath=False)\n"
+
+
+@dataclass
+class GroupSpec:
+    """What codegen needs to know of a fused group (all of it structural)."""
+
+    lines: list[str]  # body lines computing t<k> from x<j> (arrays) and s<j> (scalars)
+    result: str  # name of the root's variable
+    n_arrays: int
+    n_scalars: int
+    out_dtype: str
+
+
+def build_group_spec(members, array_inputs, scalar_inputs) -> GroupSpec:
+    """``members``: nodes in topological order, root last. ``array_inputs`` and
+    ``scalar_inputs``: the external nodes read per element / as scalars."""
+    names: dict[int, str] = {}
+    for j, node in enumerate(array_inputs):
+        names[node.id] = f"x{j}"
+    for j, node in enumerate(scalar_inputs):
+        names[node.id] = f"s{j}"
+    lines = []
+    for k, node in enumerate(members):
+        args = [names[src.id] for src in node.inputs]
+        expr = node.op.scalar(args, node.attrs, [src.dtype for src in node.inputs], node.dtype)
+        ctype = dtypes.numpy_type_name(compute_type(node.dtype))
+        lines.append(f"t{k} = {ctype}({expr})")
+        names[node.id] = f"t{k}"
+    return GroupSpec(lines, names[members[-1].id], len(array_inputs), len(scalar_inputs),
+                     members[-1].dtype)
+
+
+def group_source(spec: GroupSpec, ndim: int) -> str:
+    arrays = [f"a{j}" for j in range(spec.n_arrays)]
+    scalars = [f"s{j}" for j in range(spec.n_scalars)]
+    params = ", ".join(["out", *arrays, *scalars])
+    src = [HEADER, DECORATOR, f"def flat({params}):\n", "    for i in range(out.shape[0]):\n"]
+    src += [f"        x{j} = a{j}[i]\n" for j in range(spec.n_arrays)]
+    src += [f"        {line}\n" for line in spec.lines]
+    src += [f"        out[i] = {spec.result}\n", "\n\n", DECORATOR, f"def nd({params}):\n"]
+    if ndim == 0:
+        src += [f"    x{j} = a{j}[()]\n" for j in range(spec.n_arrays)]
+        src += [f"    {line}\n" for line in spec.lines]
+        src += [f"    out[()] = {spec.result}\n"]
+        return "".join(src)
+    index = ", ".join(f"i{d}" for d in range(ndim))
+    for d in range(ndim):
+        src.append("    " * (d + 1) + f"for i{d} in range(out.shape[{d}]):\n")
+    pad = "    " * (ndim + 1)
+    src += [f"{pad}x{j} = a{j}[{index}]\n" for j in range(spec.n_arrays)]
+    src += [f"{pad}{line}\n" for line in spec.lines]
+    src.append(f"{pad}out[{index}] = {spec.result}\n")
+    return "".join(src)
+
+
+def readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view: kernels always see the same array type (one compile)."""
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
+
+
+def _as_compute(a: np.ndarray) -> np.ndarray:
+    if a.dtype == np.float16:
+        return a.astype(np.float32)
+    if not a.dtype.isnative:
+        return a.astype(a.dtype.newbyteorder("="))
+    return a
+
+
+class CompiledGroup:
+    """A fused elementwise kernel, shared by every group of the same structure."""
+
+    def __init__(self, spec: GroupSpec, ndim: int | None):
+        self.spec = spec
+        self._modules: dict = {}
+        if ndim is not None:  # load now; an unknown rank loads on first call
+            self.module(ndim)
+
+    def module(self, ndim: int):
+        found = self._modules.get(ndim)
+        if found is None:
+            found = self._modules[ndim] = kernel_cache.load(group_source(self.spec, ndim))
+        return found
+
+    def __call__(self, out_shape, arrays, scalars) -> np.ndarray:
+        out_dtype = self.spec.out_dtype
+        compute = compute_type(out_dtype)
+        out = np.empty(out_shape, dtype=compute)
+        arrays = [_as_compute(a) for a in arrays]
+        module = self.module(len(out_shape))
+        if all(a.shape == out.shape and a.flags.c_contiguous for a in arrays):
+            flat_in = [readonly(a.reshape(-1)) for a in arrays]
+            module.flat(out.reshape(-1), *flat_in, *scalars)
+        else:
+            views = [np.broadcast_to(a, out.shape) for a in arrays]
+            module.nd(out, *views, *scalars)
+        return out if compute == out_dtype else out.astype(out_dtype)
+
+
+_COPY_SOURCES: dict[int, str] = {}
+
+
+def copy_source(ndim: int) -> str:
+    src = [HEADER, DECORATOR, "def copy(out, a):\n"]
+    if ndim == 0:
+        src.append("    out[()] = a[()]\n")
+        return "".join(src)
+    index = ", ".join(f"i{d}" for d in range(ndim))
+    for d in range(ndim):
+        src.append("    " * (d + 1) + f"for i{d} in range(out.shape[{d}]):\n")
+    src.append("    " * (ndim + 1) + f"out[{index}] = a[{index}]\n")
+    return "".join(src)
+
+
+def copy_into(out: np.ndarray, src: np.ndarray) -> None:
+    """Copy ``src`` (broadcast to ``out``'s shape) into the possibly strided ``out``."""
+    if out.size == 0:
+        return
+    if out.dtype == np.float16 or src.dtype != out.dtype:
+        out[...] = src  # dtype conversion copies are NumPy's job
+        return
+    module = kernel_cache.load(copy_source(out.ndim))
+    module.copy(out, readonly(np.broadcast_to(src, out.shape)))
+
+
+def contiguous(a: np.ndarray) -> np.ndarray:
+    """``a`` itself if C-contiguous, else a contiguous copy made by a numba kernel."""
+    if a.flags.c_contiguous:
+        return a
+    out = np.empty(a.shape, dtype=a.dtype)
+    copy_into(out, a)
+    return out

@@ -1,0 +1,140 @@
+"""Load generated numba kernels, cached in memory and on disk.
+
+A kernel is identified by its generated source. The source (with a header naming
+symgraph's, numba's and llvmlite's versions) is written to a content-addressed file
+``<cache>/k_<hash>.py`` with a temp file + ``os.replace`` (safe with several
+processes), imported as a real module registered in ``sys.modules`` *before* it
+runs, and its functions are decorated with ``njit(cache=True)``: a second process
+then loads numba's cached machine code instead of compiling again. No numba
+internals are touched.
+
+The cache directory is ``$SYMGRAPH_CACHE_DIR``, else ``$NUMBA_CACHE_DIR/symgraph``,
+else ``$XDG_CACHE_HOME/symgraph`` (``~/.cache/symgraph``). It is created private
+(0700) because numba's cache files are unpickled when loaded. If the directory
+cannot be written, kernels are compiled in memory and one warning says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+import types
+import warnings
+
+from .. import __version__
+
+_lock = threading.Lock()
+_memory: dict[str, types.ModuleType] = {}
+_disk_state: dict[str, object] = {"dir": None, "checked": False, "usable": False}
+STATS = {"kernels_loaded": 0, "memory_hits": 0}
+
+
+def _versions_header() -> str:
+    import llvmlite
+    import numba
+
+    return (f"# symgraph {__version__} numba {numba.__version__} "
+            f"llvmlite {llvmlite.__version__}\n")
+
+
+def cache_dir() -> str:
+    """The directory kernels are cached in (it may not exist yet)."""
+    explicit = os.environ.get("SYMGRAPH_CACHE_DIR")
+    if explicit:
+        return explicit
+    numba_dir = os.environ.get("NUMBA_CACHE_DIR")
+    if numba_dir:
+        return os.path.join(numba_dir, "symgraph")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "symgraph")
+
+
+def _usable_dir() -> str | None:
+    directory = cache_dir()
+    if _disk_state["checked"] and _disk_state["dir"] == directory:
+        return directory if _disk_state["usable"] else None
+    _disk_state.update(dir=directory, checked=True, usable=False)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=directory, prefix=".probe", delete=True)
+        probe.close()
+    except OSError as exc:
+        warnings.warn(f"symgraph: kernel cache directory {directory!r} is not writable "
+                      f"({exc}); compiled kernels are kept in memory only", stacklevel=3)
+        return None
+    _disk_state["usable"] = True
+    return directory
+
+
+def reset() -> None:
+    """Forget the in-memory kernels and re-check the cache directory (for tests)."""
+    with _lock:
+        _memory.clear()
+        _disk_state.update(dir=None, checked=False, usable=False)
+
+
+def load(source: str) -> types.ModuleType:
+    """Return the module compiled from ``source`` (kernels inside it are lazily
+    compiled by numba on first call, or loaded from numba's disk cache)."""
+    full = _versions_header() + source
+    digest = hashlib.sha256(full.encode()).hexdigest()[:32]
+    with _lock:
+        module = _memory.get(digest)
+        if module is not None:
+            STATS["memory_hits"] += 1
+            return module
+        directory = _usable_dir()
+        module = None
+        if directory is not None:
+            try:
+                module = _load_from_file(directory, digest, full)
+            except Exception as exc:  # corrupt or racing entry: fall back, say why
+                warnings.warn(f"symgraph: could not use cached kernel k_{digest}.py ({exc}); "
+                              "compiling in memory", stacklevel=2)
+                module = None
+        if module is None:
+            module = _load_in_memory(digest, full)
+        _memory[digest] = module
+        STATS["kernels_loaded"] += 1
+        return module
+
+
+def _module_name(digest: str) -> str:
+    return f"symgraph_kernel_{digest}"
+
+
+def _load_from_file(directory: str, digest: str, source: str) -> types.ModuleType:
+    path = os.path.join(directory, f"k_{digest}.py")
+    current = None
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            current = fh.read()
+    if current != source:  # missing or corrupt: (re)write atomically
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".k_{digest}", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(source)
+        os.replace(tmp, path)
+    name = _module_name(digest)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    module.CACHE = True
+    sys.modules[name] = module  # numba's cache rebuild looks the module up by name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def _load_in_memory(digest: str, source: str) -> types.ModuleType:
+    name = _module_name(digest)
+    module = types.ModuleType(name)
+    module.CACHE = False
+    sys.modules[name] = module
+    exec(compile(source, f"<symgraph kernel {digest}>", "exec"), module.__dict__)
+    return module

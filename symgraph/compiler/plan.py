@@ -1,0 +1,127 @@
+"""Compile outputs into a :class:`Plan`: prune, sort, fuse, generate kernels, and
+decide when each intermediate value can be freed. Everything graph-shaped happens
+here, once; running a plan touches no networkx and no graph analysis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from ..core.shapes import is_fully_known
+from ..core.tensor import Placeholder, Variable
+from ..ops.registry import ELEMENTWISE, LEAF
+from .codegen import CompiledGroup, build_group_spec
+from .fuse import fuse, is_scalar_source
+from .prune import prune
+
+
+@dataclass
+class Step:
+    """One thing the runtime does: produce the value of ``node``."""
+
+    kind: str  # 'placeholder' | 'variable' | 'constant' | 'fill' | 'group' | 'op'
+    node: object
+    array_inputs: list = field(default_factory=list)  # nodes read as arrays
+    scalar_inputs: list = field(default_factory=list)  # nodes read as scalars
+    members: list = field(default_factory=list)  # fused nodes (group steps)
+    kernel: object = None
+    free_after: list = field(default_factory=list)  # node ids dead after this step
+
+
+@dataclass
+class Plan:
+    outputs: list
+    steps: list
+    shape_order: list  # every node whose concrete shape is needed, topologically
+    placeholders: list  # placeholders whose value or shape must be fed
+    value_ids: set
+    n_kernels: int  # fused elementwise kernels + reductions + other kernels
+
+    def describe(self) -> str:
+        """A text listing of the steps and what was fused into each."""
+        lines = []
+        for s in self.steps:
+            if s.kind == "group":
+                names = ", ".join(f"{m.op.name}" for m in s.members)
+                lines.append(f"{s.node.name}: fused[{names}]")
+            else:
+                lines.append(f"{s.node.name}: {s.kind} {s.node.op.name}")
+        return "\n".join(lines)
+
+
+def compile_plan(outputs, fuse_elementwise: bool = True) -> Plan:
+    """Build the execution plan of ``outputs`` (a list of tensors)."""
+    value_nodes, shape_nodes = prune(outputs)
+    needed = {**shape_nodes, **value_nodes}
+    g = nx.DiGraph()
+    g.add_nodes_from(needed)
+    for node in needed.values():
+        for src in node.inputs:
+            if src.id in needed:
+                g.add_edge(src.id, node.id)
+    order_ids = list(nx.lexicographical_topological_sort(g))
+    order = [needed[i] for i in order_ids]
+    value_order = [n for n in order if n.id in value_nodes]
+    output_ids = {t.id for t in outputs}
+    group_of = fuse(value_order, value_nodes, output_ids, enabled=fuse_elementwise)
+
+    data_consumers: dict[int, list] = {}
+    for node in value_order:
+        for i, src in enumerate(node.inputs):
+            if node.op.reads_data(i):
+                data_consumers.setdefault(src.id, []).append(node)
+
+    steps: list[Step] = []
+    n_kernels = 0
+    for node in value_order:
+        if node.op.kind == LEAF:
+            kind = ("placeholder" if isinstance(node, Placeholder) else
+                    "variable" if isinstance(node, Variable) else "constant")
+            steps.append(Step(kind, node))
+        elif node.op.name == "fill":
+            consumers = data_consumers.get(node.id, [])
+            if node.id in output_ids or any(c.op.kind != ELEMENTWISE for c in consumers):
+                steps.append(Step("fill", node))
+        elif node.op.kind == ELEMENTWISE:
+            if group_of[node.id] != node.id:
+                continue  # computed inside its root's loop
+            steps.append(_group_step(node, value_order, group_of))
+            n_kernels += 1
+        else:
+            steps.append(Step("op", node, array_inputs=[
+                src for i, src in enumerate(node.inputs) if node.op.reads_data(i)]))
+            if node.op.kind != "view":
+                n_kernels += 1
+    _plan_frees(steps, output_ids)
+    placeholders = [n for n in order if isinstance(n, Placeholder) and
+                    (n.id in value_nodes or not is_fully_known(n.shape))]
+    return Plan(list(outputs), steps, order, placeholders, set(value_nodes), n_kernels)
+
+
+def _group_step(root, value_order, group_of) -> Step:
+    members = [n for n in value_order if group_of.get(n.id) == root.id and n.op.name != "fill"]
+    member_ids = {m.id for m in members}
+    arrays, scalars, seen = [], [], set()
+    for m in members:
+        for src in m.inputs:
+            if src.id in member_ids or src.id in seen:
+                continue
+            seen.add(src.id)
+            (scalars if is_scalar_source(src) else arrays).append(src)
+    spec = build_group_spec(members, arrays, scalars)
+    ndim = None if root.shape is None else len(root.shape)
+    return Step("group", root, array_inputs=arrays, scalar_inputs=scalars, members=members,
+                kernel=CompiledGroup(spec, ndim))
+
+
+def _plan_frees(steps, output_ids) -> None:
+    """After each step, list the values no later step reads (memory plan)."""
+    last_use: dict[int, int] = {}
+    for k, step in enumerate(steps):
+        for src in step.array_inputs:
+            last_use[src.id] = k
+    for node_id, k in last_use.items():
+        if node_id not in output_ids:
+            steps[k].free_after.append(node_id)
+

@@ -1,0 +1,1 @@
+"""Graph core: dtypes, static shapes, tensors and graphs."""

@@ -1,0 +1,75 @@
+"""Dtype names, validation and promotion.
+
+symgraph names dtypes with NumPy's strings ('float32', 'int64', 'bool', ...).
+Promotion between tensors follows NumPy's rules; a Python scalar is *weak*: it
+takes the dtype of the tensor it meets (``x_float32 * 2.0`` stays float32) unless
+its kind is wider (``x_int32 * 0.5`` becomes floatx, as in Keras, not float64).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import config
+from ..errors import DTypeError
+
+SUPPORTED = (
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "float32", "float64",
+)
+_ALIASES = {"float": "float32", "int": "int32", "double": "float64", "half": "float16"}
+
+
+def normalize(dtype) -> str:
+    """Turn a dtype given as a string, NumPy dtype or type into its canonical name."""
+    if dtype is None:
+        return config.floatx()
+    if isinstance(dtype, str):
+        dtype = _ALIASES.get(dtype, dtype)
+    try:
+        name = np.dtype(dtype).name
+    except TypeError as exc:
+        raise DTypeError(f"not a dtype: {dtype!r}") from exc
+    if name not in SUPPORTED:
+        raise DTypeError(f"unsupported dtype {name!r}; symgraph supports {', '.join(SUPPORTED)}")
+    return name
+
+
+def is_float(dtype: str) -> bool:
+    return dtype.startswith("float")
+
+
+def is_int(dtype: str) -> bool:
+    return dtype.startswith("int") or dtype.startswith("uint")
+
+
+def is_bool(dtype: str) -> bool:
+    return dtype == "bool"
+
+
+def kind_rank(dtype: str) -> int:
+    """0 for bool, 1 for integers, 2 for floats."""
+    return 0 if is_bool(dtype) else (1 if is_int(dtype) else 2)
+
+
+def result_type(*dtypes: str) -> str:
+    """NumPy promotion of tensor dtypes (strings)."""
+    return np.result_type(*[np.dtype(d) for d in dtypes]).name
+
+
+def weak_scalar_dtype(value, partner: str) -> str:
+    """Dtype a Python scalar takes next to a tensor of dtype ``partner``."""
+    if isinstance(value, (bool, np.bool_)):
+        kind = 0
+    elif isinstance(value, (int, np.integer)):
+        kind = 1
+    else:
+        kind = 2
+    if kind <= kind_rank(partner):
+        return partner
+    return "int64" if kind == 1 else config.floatx()
+
+
+def numpy_type_name(dtype: str) -> str:
+    """The NumPy scalar constructor used in generated code, e.g. ``np.float32``."""
+    return "np.bool_" if dtype == "bool" else f"np.{dtype}"

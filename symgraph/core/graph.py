@@ -1,0 +1,183 @@
+"""The graph: owns nodes, stores identical nodes once (hash-consing), names them
+uniquely under name scopes, and hands out a networkx view of any part of it."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+from collections.abc import Iterable, Iterator
+
+from ..errors import DTypeError, GraphError, ShapeError, SymgraphError, op_error, user_frame
+
+
+class Graph:
+    """A computation graph. Use :func:`get_default_graph`; ``K.clear_session()``
+    starts a new one."""
+
+    def __init__(self) -> None:
+        self._table: dict[tuple, object] = {}
+        self._name_counts: dict[str, int] = {}
+        self._scopes: list[str] = []
+        self.nodes: list = []  # every node in creation order
+        self.plan_cache: dict = {}  # compiled plans of K.eval, keyed by outputs
+        self.rng_counters: dict[int, int] = {}  # per random node: evaluations so far
+        self.uids: dict[str, int] = {}
+        self.lock = threading.RLock()
+
+    # -- naming ---------------------------------------------------------------
+    def unique_name(self, base: str) -> str:
+        """``base`` under the current name scope, made unique with ``_1``, ``_2``..."""
+        base = "/".join([*self._scopes, base]) if self._scopes else base
+        count = self._name_counts.get(base)
+        if count is None:
+            self._name_counts[base] = 0
+            return base
+        while True:
+            count += 1
+            candidate = f"{base}_{count}"
+            if candidate not in self._name_counts:
+                self._name_counts[base] = count
+                self._name_counts[candidate] = 0
+                return candidate
+
+    @contextlib.contextmanager
+    def name_scope(self, name: str) -> Iterator[str]:
+        name = str(name).strip("/")
+        if not name:
+            raise ValueError("name_scope needs a non-empty name")
+        self._scopes.append(name)
+        try:
+            yield "/".join(self._scopes)
+        finally:
+            self._scopes.pop()
+
+    # -- node creation --------------------------------------------------------
+    def add_leaf(self, node) -> None:
+        node.id = len(self.nodes)
+        self.nodes.append(node)
+
+    def lookup(self, key: tuple):
+        return self._table.get(key)
+
+    def make(self, op, inputs: tuple, attrs: dict | None = None, name: str | None = None):
+        """Return the node ``op(*inputs, **attrs)``, creating it only if it is new."""
+        from .tensor import Tensor
+
+        attrs = attrs or {}
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                raise GraphError(f"{op.name}: expected tensors as inputs, got {type(t).__name__}")
+            if t.graph is not self:
+                raise GraphError(
+                    f"{op.name}: input {t.name!r} belongs to another graph "
+                    "(created before K.clear_session()?)"
+                )
+        attrs_key = tuple(sorted(attrs.items()))
+        key = (op.name, tuple(t.id for t in inputs), attrs_key, name)
+        try:
+            found = self._table.get(key)
+        except TypeError as exc:  # an unhashable attribute is a bug in a builder
+            raise GraphError(f"{op.name}: attributes must be hashable: {attrs!r}") from exc
+        if found is not None:
+            return found
+        location = user_frame()
+        in_shapes = [t.shape for t in inputs]
+        in_dtypes = [t.dtype for t in inputs]
+        try:
+            shape, dtype = op.infer(in_shapes, in_dtypes, attrs)
+        except SymgraphError:
+            raise
+        except TypeError as exc:
+            raise op_error(DTypeError, op.name, inputs, str(exc), location) from None
+        except ValueError as exc:
+            raise op_error(ShapeError, op.name, inputs, str(exc), location) from None
+        node = Tensor(self, op, tuple(inputs), attrs, attrs_key, shape, dtype,
+                      self.unique_name(name or op.name), location)
+        self.add_leaf(node)
+        self._table[key] = node
+        return node
+
+    # -- inspection -----------------------------------------------------------
+    def ancestors(self, outputs: Iterable) -> list:
+        """Every node the outputs depend on (data or shape), in creation order."""
+        seen: dict[int, object] = {}
+        stack = list(outputs)
+        while stack:
+            t = stack.pop()
+            if t.id in seen:
+                continue
+            seen[t.id] = t
+            stack.extend(t.inputs)
+        return [seen[i] for i in sorted(seen)]
+
+    def to_networkx(self, outputs: Iterable | None = None):
+        """A networkx DiGraph of the graph (or of what ``outputs`` depend on).
+
+        Nodes are node ids with attributes ``name, op, shape, dtype``; edges carry
+        ``data=True`` when the consumer reads the input's values, ``False`` when it
+        reads only its shape.
+        """
+        import networkx as nx
+
+        nodes = self.nodes if outputs is None else self.ancestors(outputs)
+        g = nx.DiGraph()
+        for t in nodes:
+            g.add_node(t.id, name=t.name, op=t.op.name, shape=t.shape, dtype=t.dtype)
+        for t in nodes:
+            for i, src in enumerate(t.inputs):
+                g.add_edge(src.id, t.id, data=t.op.reads_data(i), index=i)
+        return g
+
+    def structural_hash(self, outputs: Iterable) -> str:
+        """A hash of the structure computing ``outputs`` (ops, attrs, shapes, dtypes),
+        independent of names and creation order of unrelated nodes."""
+        memo: dict[int, str] = {}
+        for t in self.ancestors(outputs):
+            h = hashlib.sha256()
+            h.update(repr((t.op.name, t.attrs_key, t.shape, t.dtype)).encode())
+            if t.op.name in ("placeholder", "variable"):
+                h.update(str(t.id).encode())  # distinct leaves stay distinct
+            for src in t.inputs:
+                h.update(memo[src.id].encode())
+            memo[t.id] = h.hexdigest()
+        return hashlib.sha256("".join(memo[t.id] for t in outputs).encode()).hexdigest()
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __repr__(self) -> str:
+        return f"<symgraph.Graph with {len(self.nodes)} nodes>"
+
+
+_default_graph = Graph()
+
+
+def get_default_graph() -> Graph:
+    """The graph new nodes are added to."""
+    return _default_graph
+
+
+def reset_default_graph() -> Graph:
+    """Start a new, empty default graph (what ``K.clear_session()`` does)."""
+    global _default_graph
+    _default_graph = Graph()
+    return _default_graph
+
+
+
+def make_leaf(graph: Graph, op, cls, shape, dtype: str, name: str, attrs: dict | None = None,
+              key: tuple | None = None, **extra):
+    """Create a leaf node (placeholder, variable, constant). With ``key``, an identical
+    leaf created earlier is returned instead (constants are stored once)."""
+    if key is not None:
+        found = graph.lookup(key)
+        if found is not None:
+            return found
+    attrs = attrs or {}
+    node = cls(graph, op, (), attrs, tuple(sorted(attrs.items())), shape, dtype,
+               graph.unique_name(name), user_frame(), **extra)
+    graph.add_leaf(node)
+    if key is not None:
+        graph._table[key] = node
+    return node

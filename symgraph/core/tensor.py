@@ -1,0 +1,251 @@
+"""Symbolic tensors: graph nodes with a static shape and dtype, and no data.
+
+``Tensor`` is the node type of every op result; ``Placeholder``, ``Variable`` and
+``Constant`` are the leaves. Nodes are treated as immutable once built (their
+structural fields never change) and are stored once per graph (hash-consing), so
+``x + y`` built twice is the same node. Python attributes may still be attached
+(Keras sets ``_keras_history`` and friends).
+
+``==`` and ``!=`` compare identity, as for TensorFlow graph tensors and Theano
+variables, so tensors work as dict keys; use ``K.equal`` for elementwise equality.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import types
+
+import numpy as np
+
+from .shapes import shape_str
+
+def _ops():
+    from .. import ops
+
+    return ops
+
+class Tensor:
+    """A symbolic tensor: a node of a :class:`~symgraph.core.graph.Graph`.
+
+    Attributes:
+        shape: static shape, a tuple of ``int | None`` (``None`` if the rank is unknown).
+        dtype: dtype name, e.g. ``'float32'``.
+        name: unique name within the graph.
+        op: the registry :class:`~symgraph.ops.registry.Op` that computes it.
+        inputs: the tensors it is computed from.
+        attrs: the op's static attributes (read-only mapping).
+    """
+
+    __array_ufunc__ = None  # numpy defers to our reflected operators
+    __array_priority__ = 1000
+
+    def __init__(self, graph, op, inputs, attrs, attrs_key, shape, dtype, name, location):
+        self.graph = graph
+        self.op = op
+        self.inputs = inputs
+        self.attrs = types.MappingProxyType(dict(attrs))
+        self.attrs_key = attrs_key
+        self.shape = shape
+        self.dtype = dtype
+        self.name = name
+        self.location = location
+        self.id = -1
+
+    # -- Keras/TF style accessors -------------------------------------------------
+    @property
+    def ndim(self) -> int | None:
+        return None if self.shape is None else len(self.shape)
+
+    def get_shape(self):
+        return self.shape
+
+    def __repr__(self) -> str:
+        return (f"<symgraph.{type(self).__name__} '{self.name}' shape={shape_str(self.shape)} "
+                f"dtype={self.dtype}>")
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other) -> bool:
+        return self is other
+
+    def __ne__(self, other) -> bool:
+        return self is not other
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            f"the truth value of symbolic tensor '{self.name}' is not known at graph-build "
+            "time; use K.switch or evaluate it with K.eval"
+        )
+
+    def __iter__(self):
+        raise TypeError(f"symbolic tensor '{self.name}' is not iterable; index it instead")
+
+    def __len__(self) -> int:
+        if not self.shape or self.shape[0] is None:
+            raise TypeError(f"len() of tensor '{self.name}' with shape {shape_str(self.shape)} "
+                            "is not known at graph-build time")
+        return self.shape[0]
+
+    def eval(self):
+        """Evaluate this tensor (``K.eval(self)``)."""
+        from ..runtime.evaluate import evaluate
+
+        return evaluate(self)
+
+    # -- operators ------------------------------------------------------------------
+    def __add__(self, other):
+        return _ops().binary("add", self, other)
+
+    def __radd__(self, other):
+        return _ops().binary("add", other, self)
+
+    def __sub__(self, other):
+        return _ops().binary("subtract", self, other)
+
+    def __rsub__(self, other):
+        return _ops().binary("subtract", other, self)
+
+    def __mul__(self, other):
+        return _ops().binary("multiply", self, other)
+
+    def __rmul__(self, other):
+        return _ops().binary("multiply", other, self)
+
+    def __truediv__(self, other):
+        return _ops().binary("true_divide", self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().binary("true_divide", other, self)
+
+    def __floordiv__(self, other):
+        return _ops().binary("floor_divide", self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops().binary("floor_divide", other, self)
+
+    def __mod__(self, other):
+        return _ops().binary("mod", self, other)
+
+    def __rmod__(self, other):
+        return _ops().binary("mod", other, self)
+
+    def __pow__(self, other):
+        return _ops().binary("power", self, other)
+
+    def __rpow__(self, other):
+        return _ops().binary("power", other, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __neg__(self):
+        return _ops().unary("negative", self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops().unary("abs", self)
+
+    def __invert__(self):
+        return _ops().unary("logical_not", self)
+
+    def __and__(self, other):
+        return _ops().binary("logical_and", self, other)
+
+    def __rand__(self, other):
+        return _ops().binary("logical_and", other, self)
+
+    def __or__(self, other):
+        return _ops().binary("logical_or", self, other)
+
+    def __ror__(self, other):
+        return _ops().binary("logical_or", other, self)
+
+    def __lt__(self, other):
+        return _ops().binary("less", self, other)
+
+    def __le__(self, other):
+        return _ops().binary("less_equal", self, other)
+
+    def __gt__(self, other):
+        return _ops().binary("greater", self, other)
+
+    def __ge__(self, other):
+        return _ops().binary("greater_equal", self, other)
+
+    def __getitem__(self, key):
+        return _ops().getitem(self, key)
+
+    @property
+    def T(self):
+        return _ops().transpose(self)
+
+class Placeholder(Tensor):
+    """A graph input: a shape with ``None`` for unknown dims, fed when a function runs."""
+
+class Constant(Tensor):
+    """A tensor with a fixed value known at build time (stored read-only)."""
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.attrs["value"].array
+
+class Variable(Tensor):
+    """A mutable tensor holding data from creation on. Read with ``K.get_value``,
+    write with ``K.set_value`` or through updates."""
+
+    def __init__(self, *args, value: np.ndarray, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._value = value
+        self._lock = threading.Lock()
+
+    @property
+    def value(self) -> np.ndarray:
+        return self._value
+
+    def assign(self, value) -> None:
+        """Replace the variable's value (cast to its dtype; the shape must match)."""
+        arr = np.array(value, dtype=self.dtype, copy=True)
+        if arr.shape != self.shape:
+            from ..errors import ShapeError
+
+            raise ShapeError(
+                f"cannot assign a value of shape {arr.shape} to variable '{self.name}' "
+                f"of shape {shape_str(self.shape)}"
+            )
+        with self._lock:
+            self._value = arr
+
+class ConstValue:
+    """A hashable wrapper of a constant's array: equal when dtype, shape and bytes are."""
+
+    __slots__ = ("array", "_key")
+
+    def __init__(self, array: np.ndarray):
+        array = np.array(array, order="C", copy=True)  # ascontiguousarray makes 0-d 1-d
+        array.flags.writeable = False
+        self.array = array
+        data = array.tobytes()
+        if len(data) > 64:
+            data = hashlib.sha256(data).digest()
+        self._key = (array.dtype.str, array.shape, data)
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ConstValue) and self._key == other._key
+
+    def __repr__(self) -> str:
+        if self.array.size <= 6:
+            return np.array2string(self.array, separator=", ")
+        return f"<{self.array.dtype} array {self.array.shape}>"
+
+def is_tensor(x) -> bool:
+    return isinstance(x, Tensor)

@@ -1,0 +1,81 @@
+"""Exceptions raised by symgraph, and the helper that names the user's line.
+
+Every error a user can trigger derives from :class:`SymgraphError` and from the
+built-in exception a Python user would expect (``ValueError`` for shapes and
+feeds, ``TypeError`` for dtypes), so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_frame() -> tuple[str, int] | None:
+    """Return ``(filename, lineno)`` of the innermost frame outside symgraph."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIR) and not filename.startswith("<frozen"):
+            return filename, frame.f_lineno
+        frame = frame.f_back
+    return None
+
+
+def format_location(location: tuple[str, int] | None) -> str:
+    """Format a ``(file, line)`` pair as ``file:line`` (empty when unknown)."""
+    if location is None:
+        return ""
+    return f"{location[0]}:{location[1]}"
+
+
+class SymgraphError(Exception):
+    """Base class of every error symgraph raises on purpose."""
+
+
+class ShapeError(SymgraphError, ValueError):
+    """Shapes that cannot work together (known at build time or at run time)."""
+
+
+class DTypeError(SymgraphError, TypeError):
+    """A dtype an op cannot accept."""
+
+
+class FeedError(SymgraphError, ValueError):
+    """A placeholder was not fed, or was fed an array of the wrong rank, size or dtype."""
+
+
+class GraphError(SymgraphError, ValueError):
+    """A malformed graph: tensors of different graphs mixed, unknown ops, bad arguments."""
+
+
+def describe_inputs(inputs) -> str:
+    """Describe tensors as ``(shape dtype, ...)`` for error messages."""
+    parts = []
+    for t in inputs:
+        shape = getattr(t, "shape", None)
+        dtype = getattr(t, "dtype", None)
+        parts.append(f"{_shape_str(shape)} {dtype}")
+    return ", ".join(parts)
+
+
+def _shape_str(shape) -> str:
+    if shape is None:
+        return "<unknown rank>"
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
+        ",)" if len(shape) == 1 else ")"
+    )
+
+
+def op_error(cls: type[SymgraphError], op_name: str, inputs, detail: str,
+             location: tuple[str, int] | None = None) -> SymgraphError:
+    """Build an error naming the op, its inputs' shapes and dtypes, and the user's line."""
+    if location is None:
+        location = user_frame()
+    where = format_location(location)
+    msg = f"{op_name}: {detail} [inputs: {describe_inputs(inputs)}]"
+    if where:
+        msg += f" (created at {where})"
+    return cls(msg)

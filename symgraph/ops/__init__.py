@@ -1,0 +1,9 @@
+"""Op families. Importing this package fills the registry; the builders below are
+what the backend and the Tensor operators call."""
+
+from . import elementwise, leaves, linalg, random, reduce, shape  # noqa: F401
+from .elementwise import binary, cast, fill_like, unary, where  # noqa: F401
+from .leaves import as_tensor, constant, placeholder, variable  # noqa: F401
+from .linalg import matmul  # noqa: F401
+from .registry import REGISTRY  # noqa: F401
+from .shape import broadcast_to, concatenate, getitem, reshape, shape_of, transpose  # noqa: F401

@@ -1,0 +1,133 @@
+"""Reductions over axes: sum, prod, max, min, any, all, mean, argmax, argmin.
+
+Each runs as a generated numba loop (``compiler.reduce_codegen``) that accumulates
+in float64 / int64 and casts once at the end. Semantics follow TF 2.2's Keras
+backend: sums keep the input dtype, ``mean`` of ints truncates toward zero, ``mean``
+of bool is floatx, empty sums are 0, empty products 1, empty max is -inf, empty mean
+NaN, arg-reductions pick the first of tied entries and return int64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import config
+from ..core import dtypes
+from ..core.shapes import normalize_axes, normalize_axis
+from ..core.tensor import Tensor
+from .leaves import as_tensor
+from .registry import NOT_DIFFERENTIABLE, REDUCE, Op, register
+
+REDUCTIONS = ("sum", "prod", "max", "min", "any", "all", "mean", "argmax", "argmin")
+
+
+def reduced_shape(shape, axes, keepdims):
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _out_dtype(kind, dtype):
+    if kind in ("any", "all"):
+        return "bool"
+    if kind in ("argmax", "argmin"):
+        return "int64"
+    if kind == "mean":
+        return config.floatx() if dtype == "bool" else dtype
+    if dtype == "bool" and kind in ("sum", "prod"):
+        return "int64"
+    return dtype
+
+
+def _infer(kind):
+    def infer(in_shapes, in_dtypes, attrs):
+        shape = in_shapes[0]
+        if shape is None:
+            raise ValueError(f"{kind} needs a tensor of known rank")
+        for a in attrs["axes"]:
+            if a >= len(shape):
+                raise ValueError(f"axis {a} is out of range for rank {len(shape)}")
+        if kind in ("argmax", "argmin"):
+            (axis,) = attrs["axes"]
+            if shape[axis] == 0:
+                raise ValueError(f"{kind} of an empty axis {axis} is undefined")
+        return reduced_shape(shape, attrs["axes"], attrs["keepdims"]), \
+            _out_dtype(kind, in_dtypes[0])
+    return infer
+
+
+def _reference(kind):
+    def ref(arrays, attrs, out_shape, out_dtype):
+        (x,) = arrays
+        axes, keepdims = attrs["axes"], attrs["keepdims"]
+        with np.errstate(all="ignore"):
+            if kind in ("argmax", "argmin"):
+                fn = np.argmax if kind == "argmax" else np.argmin
+                out = fn(x, axis=axes[0])
+                if keepdims:
+                    out = np.expand_dims(out, axes[0])
+            elif kind == "mean" and dtypes.is_int(x.dtype.name):
+                total = np.sum(x, axis=axes, keepdims=keepdims, dtype=np.int64)
+                count = int(np.prod([x.shape[a] for a in axes], dtype=object))
+                out = np.trunc(total / count) if count else np.zeros_like(total)
+            elif kind == "mean":
+                out = np.mean(x.astype(np.float64), axis=axes, keepdims=keepdims)
+            elif kind in ("max", "min") and x.dtype.kind == "f":
+                fn = np.max if kind == "max" else np.min
+                fill = -np.inf if kind == "max" else np.inf
+                out = fn(x, axis=axes, keepdims=keepdims, initial=fill)
+            elif kind in ("max", "min"):
+                info = np.iinfo(x.dtype) if x.dtype.kind in "iu" else None
+                fn = np.max if kind == "max" else np.min
+                fill = (info.min if kind == "max" else info.max) if info else (kind == "min")
+                out = fn(x, axis=axes, keepdims=keepdims, initial=fill)
+            else:
+                fn = {"sum": np.sum, "prod": np.prod, "any": np.any, "all": np.all}[kind]
+                acc = np.float64 if x.dtype.kind == "f" else None
+                out = fn(x, axis=axes, keepdims=keepdims, **({"dtype": acc} if acc else {}))
+        return np.asarray(out).astype(out_dtype)
+    return ref
+
+
+def _kernel(kind):
+    def kernel(args, in_shapes, attrs, out_shape, out_dtype):
+        from ..compiler.reduce_codegen import run_reduction
+
+        return run_reduction(kind, args[0], attrs["axes"], attrs["keepdims"], out_dtype)
+    return kernel
+
+
+OPS = {}
+for _kind in REDUCTIONS:
+    OPS[_kind] = register(Op(
+        _kind, REDUCE, _infer(_kind), _reference(_kind), kernel=_kernel(_kind),
+        **({"grad": NOT_DIFFERENTIABLE} if _kind in ("any", "all", "argmax", "argmin") else {}),
+        doc=f"{_kind} over axes"))
+
+
+def reduce(kind: str, x, axis=None, keepdims: bool = False) -> Tensor:
+    """Build a reduction node; ``axis`` is None, an int or a list/tuple (negative ok)."""
+    x = as_tensor(x)
+    if x.shape is None:
+        from ..errors import ShapeError
+
+        raise ShapeError(f"{kind}: the input's rank is unknown")
+    ndim = len(x.shape)
+    try:
+        if kind in ("argmax", "argmin"):
+            axes = (normalize_axis(axis, ndim),)
+        else:
+            axes = normalize_axes(axis, ndim)
+    except ValueError as exc:
+        from ..errors import ShapeError, op_error
+
+        raise op_error(ShapeError, kind, [x], str(exc)) from None
+    if not axes and kind not in ("argmax", "argmin"):
+        return x if _out_dtype(kind, x.dtype) == x.dtype else _cast(x, _out_dtype(kind, x.dtype))
+    return x.graph.make(OPS[kind], (x,), {"axes": axes, "keepdims": bool(keepdims)})
+
+
+def _cast(x, dtype):
+    from .elementwise import cast
+
+    return cast(x, dtype)

@@ -1,0 +1,322 @@
+"""Shape ops: reshape, transpose, slicing, broadcast (zero-copy views), concatenate
+(a numba copy kernel) and ``shape`` (reads only its input's shape).
+
+Reshape and broadcast targets may refer to dims of other tensors, so a target like
+"x's dims but the last two merged" works while those dims are still unknown
+(``None``): each entry of a target is an int (``-1`` once, for "the rest") or a tuple
+of ``(input_index, axis)`` pairs whose dims multiply. Those extra inputs are read for
+their shape only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.shapes import normalize_axis, num_elements
+from ..core.tensor import Tensor
+from ..errors import DTypeError, ShapeError, op_error
+from .leaves import as_tensor
+from .registry import KERNEL, NOT_DIFFERENTIABLE, VIEW, Op, register
+
+
+# -- dim expressions ----------------------------------------------------------------
+def resolve_target(target, in_shapes):
+    """Evaluate a target spec against input shapes (static or concrete)."""
+    dims = []
+    for entry in target:
+        if isinstance(entry, int):
+            dims.append(entry)
+            continue
+        value = 1
+        for src, axis in entry:
+            d = in_shapes[src][axis]
+            if d is None:
+                value = None
+                break
+            value *= d
+        dims.append(value)
+    return dims
+
+
+def dim_refs(tensor_index: int, axes) -> tuple:
+    return tuple((tensor_index, a) for a in axes)
+
+
+# -- reshape ------------------------------------------------------------------------
+def _reshape_infer(in_shapes, in_dtypes, attrs):
+    src = in_shapes[0]
+    if src is None:
+        raise ValueError("reshape needs an input of known rank")
+    for a in attrs.get("unit_axes", ()):
+        if src[a] not in (None, 1):
+            raise ValueError(f"axis {a} has size {src[a]}, not 1")
+    dims = resolve_target(attrs["target"], in_shapes)
+    if dims.count(-1) > 1:
+        raise ValueError("only one -1 is allowed in a reshape target")
+    total = num_elements(src)
+    if -1 in dims:
+        known = 1
+        for d in dims:
+            if d is None:
+                known = None
+                break
+            if d != -1:
+                known *= d
+        i = dims.index(-1)
+        if total is None or known is None:
+            dims[i] = None
+        elif known == 0 or total % known:
+            raise ValueError(f"cannot reshape {total} elements into {tuple(dims)}")
+        else:
+            dims[i] = total // known
+    elif total is not None and None not in dims and num_elements(tuple(dims)) != total:
+        raise ValueError(f"cannot reshape {total} elements into shape {tuple(dims)}")
+    return tuple(dims), in_dtypes[0]
+
+
+def _reshape_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    from ..compiler.codegen import contiguous
+
+    return contiguous(args[0]).reshape(out_shape)
+
+
+RESHAPE = register(Op(
+    "reshape", VIEW, _reshape_infer,
+    lambda arrays, attrs, out_shape, out_dtype: np.reshape(arrays[0], out_shape),
+    data_inputs=(0,), kernel=_reshape_kernel,
+    doc="reshape to a target that may refer to other tensors' dims (read for shape only)"))
+
+
+def reshape(x: Tensor, target, shape_sources=(), label: str = "reshape",
+            unit_axes: tuple = ()) -> Tensor:
+    """``target`` entries: int, -1, or tuples of (input_index, axis) refs where index 0
+    is ``x`` and 1.. are ``shape_sources``. ``unit_axes``: axes of ``x`` that must have
+    size 1 (squeeze)."""
+    target = tuple(e if isinstance(e, tuple) else int(e) for e in target)
+    for e in target:
+        if isinstance(e, int) and e < -1:
+            raise op_error(ShapeError, label, [x], f"negative dimension {e} in target")
+    if x.shape is not None and not shape_sources and len(target) == len(x.shape) and all(
+            isinstance(e, tuple) and e == ((0, i),) for i, e in enumerate(target)):
+        return x
+    attrs = {"target": target}
+    if unit_axes:
+        attrs["unit_axes"] = tuple(unit_axes)
+    return x.graph.make(RESHAPE, (x, *shape_sources), attrs)
+
+
+# -- transpose ----------------------------------------------------------------------
+def _transpose_infer(in_shapes, in_dtypes, attrs):
+    shape, perm = in_shapes[0], attrs["perm"]
+    if shape is None or len(perm) != len(shape) or sorted(perm) != list(range(len(shape))):
+        raise ValueError(f"pattern {perm} is not a permutation of the input's axes")
+    return tuple(shape[p] for p in perm), in_dtypes[0]
+
+
+TRANSPOSE = register(Op(
+    "transpose", VIEW, _transpose_infer,
+    lambda arrays, attrs, out_shape, out_dtype: np.transpose(arrays[0], attrs["perm"]),
+    kernel=lambda args, in_shapes, attrs, out_shape, out_dtype: args[0].transpose(attrs["perm"]),
+    doc="permute axes (a strided view, no copy)"))
+
+
+def transpose(x: Tensor, perm=None) -> Tensor:
+    x = as_tensor(x)
+    if x.shape is None:
+        raise op_error(ShapeError, "transpose", [x], "the input's rank is unknown")
+    perm = tuple(reversed(range(len(x.shape)))) if perm is None else tuple(int(p) for p in perm)
+    if perm == tuple(range(len(x.shape))):
+        return x
+    return x.graph.make(TRANSPOSE, (x,), {"perm": perm})
+
+
+# -- broadcast_to -------------------------------------------------------------------
+def _broadcast_infer(in_shapes, in_dtypes, attrs):
+    src = in_shapes[0]
+    dims = resolve_target(attrs["target"], in_shapes)
+    if src is None or len(src) > len(dims):
+        raise ValueError(f"cannot broadcast to rank {len(dims)}")
+    padded = (1,) * (len(dims) - len(src)) + tuple(src)
+    for s, d in zip(padded, dims):
+        if s is not None and d is not None and s != 1 and s != d:
+            raise ValueError(f"cannot broadcast dim {s} to {d}")
+    return tuple(dims), in_dtypes[0]
+
+
+BROADCAST_TO = register(Op(
+    "broadcast_to", VIEW, _broadcast_infer,
+    lambda arrays, attrs, out_shape, out_dtype: np.broadcast_to(arrays[0], out_shape),
+    data_inputs=(0,),
+    kernel=lambda args, in_shapes, attrs, out_shape, out_dtype: np.broadcast_to(args[0],
+                                                                                out_shape),
+    doc="broadcast to a larger shape (a zero-stride view, no copy)"))
+
+
+def broadcast_to(x: Tensor, target, shape_sources=()) -> Tensor:
+    target = tuple(e if isinstance(e, tuple) else int(e) for e in target)
+    return x.graph.make(BROADCAST_TO, (x, *shape_sources), {"target": target})
+
+
+# -- getitem (basic indexing) ---------------------------------------------------------
+def _slice_len(dim, start, stop, step):
+    if dim is None:
+        return None  # depends on the run-time size
+    return len(range(*slice(start, stop, step).indices(dim)))
+
+
+def _getitem_infer(in_shapes, in_dtypes, attrs):
+    shape = in_shapes[0]
+    if shape is None:
+        raise ValueError("indexing needs an input of known rank")
+    out, axis = [], 0
+    for item in attrs["index"]:
+        kind = item[0]
+        if kind == "newaxis":
+            out.append(1)
+        elif kind == "int":
+            d, i = shape[axis], item[1]
+            if d is not None and not -d <= i < d:
+                raise ValueError(f"index {i} is out of bounds for axis {axis} with size {d}")
+            axis += 1
+        else:
+            _, start, stop, step = item
+            out.append(_slice_len(shape[axis], start, stop, step))
+            axis += 1
+    out.extend(shape[axis:])
+    return tuple(out), in_dtypes[0]
+
+
+def _numpy_index(index):
+    out = []
+    for item in index:
+        if item[0] == "newaxis":
+            out.append(None)
+        elif item[0] == "int":
+            out.append(item[1])
+        else:
+            out.append(slice(item[1], item[2], item[3]))
+    return tuple(out)
+
+
+GETITEM = register(Op(
+    "getitem", VIEW, _getitem_infer,
+    lambda arrays, attrs, out_shape, out_dtype: arrays[0][_numpy_index(attrs["index"])],
+    kernel=lambda args, in_shapes, attrs, out_shape, out_dtype:
+        args[0][_numpy_index(attrs["index"])],
+    doc="basic indexing: ints, slices with steps, None, Ellipsis (a view, no copy)"))
+
+
+def getitem(x: Tensor, key) -> Tensor:
+    x = as_tensor(x)
+    if x.shape is None:
+        raise op_error(ShapeError, "getitem", [x], "the input's rank is unknown")
+    items = key if isinstance(key, tuple) else (key,)
+    n_axes = sum(1 for k in items if k is not None and k is not Ellipsis)
+    if sum(1 for k in items if k is Ellipsis) > 1:
+        raise op_error(ShapeError, "getitem", [x], "only one Ellipsis is allowed")
+    if n_axes > len(x.shape):
+        raise op_error(ShapeError, "getitem", [x],
+                       f"too many indices ({n_axes}) for a tensor of rank {len(x.shape)}")
+    index = []
+    for k in items:
+        if k is Ellipsis:
+            index.extend([("slice", None, None, 1)] * (len(x.shape) - n_axes))
+        elif k is None:
+            index.append(("newaxis",))
+        elif isinstance(k, slice):
+            parts = []
+            for v in (k.start, k.stop, k.step):
+                if v is not None and (isinstance(v, bool) or not hasattr(v, "__index__")):
+                    raise op_error(DTypeError, "getitem", [x],
+                                   f"slice bounds must be ints or None, got {v!r}")
+                parts.append(None if v is None else int(v.__index__()))
+            step = 1 if parts[2] is None else parts[2]
+            if step == 0:
+                raise op_error(ShapeError, "getitem", [x], "slice step cannot be zero")
+            index.append(("slice", parts[0], parts[1], step))
+        elif hasattr(k, "__index__") and not isinstance(k, bool):
+            index.append(("int", int(k.__index__())))
+        else:
+            raise op_error(DTypeError, "getitem", [x],
+                           f"unsupported index {k!r}: use ints, slices, None and ..."
+                           " (K.gather for tensor indices)")
+    return x.graph.make(GETITEM, (x,), {"index": tuple(index)})
+
+
+# -- concatenate --------------------------------------------------------------------
+def _concat_infer(in_shapes, in_dtypes, attrs):
+    axis = attrs["axis"]
+    first = in_shapes[0]
+    if any(s is None for s in in_shapes):
+        raise ValueError("concatenate needs inputs of known rank")
+    if any(len(s) != len(first) for s in in_shapes):
+        raise ValueError("all inputs must have the same rank")
+    if len(set(in_dtypes)) != 1:
+        raise TypeError(f"all inputs must have the same dtype, got {sorted(set(in_dtypes))}")
+    out = []
+    for d in range(len(first)):
+        dims = [s[d] for s in in_shapes]
+        if d == axis:
+            out.append(None if None in dims else sum(dims))
+            continue
+        known = {v for v in dims if v is not None}
+        if len(known) > 1:
+            raise ValueError(f"dimension {d} differs between inputs: {dims}")
+        out.append(known.pop() if known else None)
+    return tuple(out), in_dtypes[0]
+
+
+def _concat_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    from ..compiler.codegen import copy_into
+
+    out = np.empty(out_shape, dtype=out_dtype)
+    axis, offset = attrs["axis"], 0
+    for a in args:
+        index = [slice(None)] * len(out_shape)
+        index[axis] = slice(offset, offset + a.shape[axis])
+        copy_into(out[tuple(index)], a)
+        offset += a.shape[axis]
+    return out
+
+
+CONCATENATE = register(Op(
+    "concatenate", KERNEL, _concat_infer,
+    lambda arrays, attrs, out_shape, out_dtype: np.concatenate(arrays, axis=attrs["axis"]),
+    kernel=_concat_kernel, doc="join tensors along an axis (numba copy kernels)"))
+
+
+def concatenate(tensors, axis: int = -1) -> Tensor:
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate needs at least one tensor")
+    first = tensors[0]
+    if first.shape is None:
+        raise op_error(ShapeError, "concatenate", tensors, "the first input's rank is unknown")
+    try:
+        axis = normalize_axis(axis, len(first.shape))
+    except ValueError as exc:
+        raise op_error(ShapeError, "concatenate", tensors, str(exc)) from None
+    if len(tensors) == 1:
+        return first
+    return first.graph.make(CONCATENATE, tuple(tensors), {"axis": axis})
+
+
+# -- shape ----------------------------------------------------------------------------
+def _shape_infer(in_shapes, in_dtypes, attrs):
+    if in_shapes[0] is None:
+        return (None,), "int32"
+    return (len(in_shapes[0]),), "int32"
+
+
+SHAPE_OF = register(Op(
+    "shape", KERNEL, _shape_infer,
+    lambda arrays, attrs, out_shape, out_dtype: np.array(arrays[0].shape, dtype=np.int32),
+    data_inputs=(),
+    kernel=lambda args, in_shapes, attrs, out_shape, out_dtype:
+        np.array(in_shapes[0], dtype=np.int32),
+    grad=NOT_DIFFERENTIABLE, doc="the run-time shape as an int32 vector (reads shape only)"))
+
+
+def shape_of(x: Tensor) -> Tensor:
+    x = as_tensor(x)
+    return x.graph.make(SHAPE_OF, (x,))

@@ -1,0 +1,1 @@
+"""The runtime: compiled functions, feeds, evaluation and the NumPy reference."""

@@ -1,0 +1,40 @@
+"""Validate and normalize the arrays fed to placeholders, before any kernel runs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.shapes import dims_compatible, shape_str
+from ..core.tensor import Tensor
+from ..errors import FeedError, format_location
+
+
+def _where(ph) -> str:
+    loc = format_location(ph.location)
+    return f" (created at {loc})" if loc else ""
+
+
+def check_feed(ph, value) -> np.ndarray:
+    """Return ``value`` as a C-contiguous, native-order array of the placeholder's
+    dtype, or raise :class:`FeedError` naming the placeholder and what it expects.
+
+    Values are converted like TF feeds: any array of the same kind or a safely
+    widening one (int data to a float placeholder, float64 to float32) is accepted;
+    float data to an int placeholder, or non-numeric data, is refused.
+    """
+    expected = f"shape {shape_str(ph.shape)} and dtype {ph.dtype}"
+    if isinstance(value, Tensor):
+        raise FeedError(f"placeholder '{ph.name}'{_where(ph)} was fed a symbolic tensor "
+                        f"'{value.name}'; feed a NumPy array of {expected}")
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise FeedError(f"placeholder '{ph.name}'{_where(ph)} expects an array of {expected}; "
+                        f"could not convert the fed value: {exc}") from None
+    if array.dtype.kind not in "biuf" or not np.can_cast(array.dtype, ph.dtype, "same_kind"):
+        raise FeedError(f"placeholder '{ph.name}'{_where(ph)} expects {expected}; "
+                        f"got an array of dtype {array.dtype} that does not convert safely")
+    if not dims_compatible(ph.shape, array.shape):
+        raise FeedError(f"placeholder '{ph.name}'{_where(ph)} expects {expected}; "
+                        f"got an array of shape {shape_str(array.shape)}")
+    return np.require(array, dtype=ph.dtype, requirements="C")

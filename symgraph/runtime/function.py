@@ -1,0 +1,242 @@
+"""Compiled functions: ``K.function(inputs, outputs)`` and what ``K.eval`` runs.
+
+A :class:`Function` compiles its plan once. A call validates the feeds, finds the
+concrete shape of every needed node (cached per distinct set of fed shapes, so a
+new batch size costs one pass of shape rules and never a recompile), runs the
+steps, frees each intermediate after its last use, and returns NumPy arrays. All
+call state is local, so several threads can call one function at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import numpy as np
+
+from ..compiler.plan import compile_plan
+from ..core.shapes import dims_compatible, is_fully_known, shape_str
+from ..core.tensor import Placeholder, Tensor, Variable
+from ..errors import DTypeError, FeedError, GraphError, ShapeError, format_location
+from ..ops.elementwise import compute_type
+from .feeds import check_feed
+
+#: kernel launches per op name since import (for tests and profiling)
+LAUNCHES: Counter = Counter()
+_SHAPE_CACHE_LIMIT = 64
+
+
+def _located(node) -> str:
+    loc = format_location(node.location)
+    return f" (created at {loc})" if loc else ""
+
+
+class Function:
+    """A compiled graph: call it with a list of arrays, one per input placeholder.
+
+    Args:
+        inputs: placeholders, fed in this order on every call.
+        outputs: tensors to compute (a single tensor gives a single-item list).
+        updates: ``(variable, new_value)`` pairs, computed from the values before the
+            call and assigned after the outputs are computed.
+        name: a label for inspection.
+    """
+
+    def __init__(self, inputs, outputs, updates=None, name: str | None = None):
+        self.inputs = list(inputs or [])
+        self.outputs = list(outputs)
+        self.name = name
+        for t in self.inputs:
+            if not isinstance(t, Placeholder):
+                raise GraphError(f"K.function inputs must be placeholders, got {t!r}")
+        if len({t.id for t in self.inputs}) != len(self.inputs):
+            raise GraphError("K.function inputs contain the same placeholder twice")
+        for t in self.outputs:
+            if not isinstance(t, Tensor):
+                raise GraphError(f"K.function outputs must be tensors, got {type(t).__name__}")
+        self.updates = []
+        for pair in updates or []:
+            try:
+                var, value = pair
+            except (TypeError, ValueError):
+                raise GraphError(f"an update must be a (variable, new_value) pair, got {pair!r}")
+            if not isinstance(var, Variable):
+                raise GraphError(f"update target must be a variable, got {var!r}")
+            value = _as_update_value(value, var)
+            self.updates.append((var, value))
+        targets = self.outputs + [v for _, v in self.updates]
+        graphs = {t.graph for t in targets + self.inputs}
+        if len(graphs) > 1:
+            raise GraphError("K.function got tensors from different graphs "
+                             "(some were created before K.clear_session()?)")
+        self.plan = compile_plan(targets)
+        fed = {t.id for t in self.inputs}
+        for ph in self.plan.placeholders:
+            if ph.id not in fed:
+                needed_by = ", ".join(f"'{t.name}'" for t in self.outputs[:3])
+                raise FeedError(
+                    f"placeholder '{ph.name}' (shape {shape_str(ph.shape)}, {ph.dtype})"
+                    f"{_located(ph)} must be fed to compute {needed_by}; "
+                    "pass it in the inputs of K.function")
+        self._shape_cache: dict[tuple, dict] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def n_kernels(self) -> int:
+        """How many kernels (fused loops, reductions, BLAS calls...) a call runs."""
+        return self.plan.n_kernels
+
+    # -- calling ----------------------------------------------------------------------
+    def __call__(self, inputs=None) -> list:
+        if inputs is None:
+            inputs = []
+        if isinstance(inputs, dict):
+            inputs = [inputs[t] for t in self.inputs]
+        if not isinstance(inputs, (list, tuple)):
+            inputs = [inputs]
+        if len(inputs) != len(self.inputs):
+            raise FeedError(f"this function takes {len(self.inputs)} inputs "
+                            f"({', '.join(t.name for t in self.inputs)}), got {len(inputs)}")
+        feeds = {ph.id: check_feed(ph, v) for ph, v in zip(self.inputs, inputs)}
+        values, owned = self._run(feeds)
+        results = [self._output(t, values, owned) for t in self.outputs]
+        for var, new in self.updates:
+            var.assign(values[new.id])
+        return results
+
+    def _output(self, t, values, owned) -> np.ndarray:
+        value = values[t.id]
+        if t.id not in owned or not value.flags.writeable:
+            value = np.array(value, dtype=t.dtype)  # never hand out views of stored data
+        return value
+
+    def _concrete_shapes(self, feeds) -> dict:
+        key = tuple(a.shape for a in feeds.values())
+        shapes = self._shape_cache.get(key)
+        if shapes is not None:
+            return shapes
+        shapes = {}
+        for node in self.plan.shape_order:
+            if isinstance(node, Placeholder):
+                shapes[node.id] = feeds[node.id].shape if node.id in feeds else node.shape
+            elif isinstance(node, Variable):
+                shapes[node.id] = node.value.shape
+            elif not node.inputs or (is_fully_known(node.shape) and all(
+                    shapes[s.id] == s.shape for s in node.inputs)):
+                shapes[node.id] = node.shape
+            else:
+                shapes[node.id] = _infer_concrete(node, shapes)
+        if len(self._shape_cache) < _SHAPE_CACHE_LIMIT:
+            self._shape_cache[key] = shapes
+        return shapes
+
+    def _run(self, feeds) -> dict:
+        shapes = self._concrete_shapes(feeds)
+        values: dict[int, object] = {}
+        owned: set[int] = set()  # values in buffers of this call (not views of stored data)
+        for step in self.plan.steps:
+            node = step.node
+            kind = step.kind
+            if kind == "placeholder":
+                values[node.id] = feeds[node.id]
+            elif kind == "variable":
+                values[node.id] = node.value
+            elif kind == "constant":
+                values[node.id] = node.value
+            elif kind == "fill":
+                values[node.id] = np.full(shapes[node.id], node.attrs["value"], node.dtype)
+            elif kind == "group":
+                arrays = [values[s.id] for s in step.array_inputs]
+                scalars = [_scalar_arg(s, values) for s in step.scalar_inputs]
+                values[node.id] = step.kernel(shapes[node.id], arrays, scalars)
+                LAUNCHES[node.op.name] += 1
+            else:
+                values[node.id] = _run_op(node, values, shapes)
+                LAUNCHES[node.op.name] += 1
+            if kind not in ("placeholder", "variable", "constant") and (
+                    node.op.kind != "view" or node.inputs[0].id in owned):
+                owned.add(node.id)
+            for dead in step.free_after:
+                values.pop(dead, None)
+        return values, owned
+
+
+def _as_update_value(value, var):
+    from ..ops import as_tensor, cast
+
+    value = as_tensor(value, like=var)
+    if value.dtype != var.dtype:
+        value = cast(value, var.dtype)
+    if value.shape is not None and not dims_compatible(value.shape, var.shape) and \
+            value.shape != ():
+        raise ShapeError(f"update of variable '{var.name}' {shape_str(var.shape)} with a value "
+                         f"of shape {shape_str(value.shape)}")
+    return value
+
+
+def _scalar_arg(node, values):
+    dtype = compute_type(node.dtype)
+    if node.op.name == "fill":
+        return np.dtype(dtype).type(node.attrs["value"])
+    return np.dtype(dtype).type(node.value[()])
+
+
+def _infer_concrete(node, shapes):
+    in_shapes = [shapes[s.id] for s in node.inputs]
+    try:
+        shape, _ = node.op.infer(in_shapes, [s.dtype for s in node.inputs], node.attrs)
+    except (ValueError, TypeError) as exc:
+        detail = ", ".join(f"{shape_str(s)} {t.dtype}" for s, t in zip(in_shapes, node.inputs))
+        raise ShapeError(f"{node.op.name} '{node.name}'{_located(node)}: {exc} "
+                         f"[run-time inputs: {detail}]") from None
+    if not dims_compatible(node.shape, shape):
+        raise ShapeError(f"{node.op.name} '{node.name}'{_located(node)}: run-time shape "
+                         f"{shape_str(shape)} does not match its static shape "
+                         f"{shape_str(node.shape)}")
+    return tuple(shape)
+
+
+def _run_op(node, values, shapes):
+    op = node.op
+    args = [values[s.id] if op.reads_data(i) else None for i, s in enumerate(node.inputs)]
+    in_shapes = [shapes[s.id] for s in node.inputs]
+    attrs = node.attrs
+    if op.extra.get("stateful"):
+        with node.graph.lock:
+            counter = node.graph.rng_counters.get(node.id, 0)
+            node.graph.rng_counters[node.id] = counter + 1
+        attrs = dict(attrs, counter=counter)
+    try:
+        out = op.kernel(args, in_shapes, attrs, shapes[node.id], node.dtype)
+    except (IndexError, ValueError) as exc:
+        raise ShapeError(f"{op.name} '{node.name}'{_located(node)}: {exc}") from None
+    if out.shape != tuple(shapes[node.id]):
+        raise ShapeError(f"{op.name} '{node.name}'{_located(node)}: kernel produced shape "
+                         f"{out.shape}, expected {shapes[node.id]}")
+    if out.dtype.name != node.dtype:
+        raise DTypeError(f"{op.name} '{node.name}': kernel produced {out.dtype}, "
+                         f"expected {node.dtype}")
+    return out
+
+
+def function(inputs, outputs, updates=None, name: str | None = None, **kwargs) -> Function:
+    """Compile ``inputs -> outputs`` (see :class:`Function`)."""
+    if kwargs:
+        raise ValueError(f"K.function got unsupported arguments: {sorted(kwargs)} "
+                         "(TensorFlow session options have no meaning in symgraph)")
+    if isinstance(outputs, Tensor):
+        return _Single(Function(inputs, [outputs], updates, name))
+    return Function(inputs, outputs, updates, name)
+
+
+class _Single:
+    """A function compiled from one output tensor: returns one array, not a list."""
+
+    def __init__(self, fn: Function):
+        self.fn = fn
+
+    def __call__(self, inputs=None):
+        return self.fn(inputs)[0]
+
+    def __getattr__(self, name):
+        return getattr(self.fn, name)
