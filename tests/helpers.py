@@ -1,0 +1,31 @@
+"""Test helpers: run a graph compiled and through the NumPy reference interpreter."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import symgraph.backend as K
+from symgraph.runtime.reference import reference_eval
+
+
+def run_both(inputs, outputs, feeds):
+    """Evaluate ``outputs`` with the compiled function and with the op references."""
+    f = K.function(inputs, outputs)
+    compiled = f(feeds)
+    ref = reference_eval(outputs, dict(zip(inputs, feeds)))
+    return compiled, ref
+
+
+def assert_close(actual, expected, dtype=None, rtol=None, atol=None):
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    if dtype is not None:
+        assert actual.dtype == np.dtype(dtype), (actual.dtype, dtype)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    if actual.dtype.kind == "f":
+        tight = actual.dtype == np.float64
+        rtol = rtol if rtol is not None else (1e-10 if tight else 1e-5)
+        atol = atol if atol is not None else (1e-12 if tight else 1e-6)
+        np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
+    else:
+        np.testing.assert_array_equal(actual, expected)
