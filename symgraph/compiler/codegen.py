@@ -18,8 +18,24 @@ from ..core import dtypes
 from ..ops.elementwise import compute_type
 from . import kernel_cache
 
-HEADER = "import math\nimport numpy as np\nfrom numba import njit\n\n"
-DECORATOR = "@njit(cache=CACHE, nogil=True, error_model='numpy', fastmath=False)\n"
+HEADER = "import math\nimport numpy as np\nfrom numba import njit\nfrom numba import types as _t\n\n"
+
+
+def numba_type(dtype: str) -> str:
+    """Source text of the numba scalar type of a dtype."""
+    return "_t.boolean" if dtype == "bool" else f"_t.{compute_type(dtype)}"
+
+
+def array_type(dtype: str, ndim: int, layout: str, readonly: bool = False) -> str:
+    ro = ", readonly=True" if readonly else ""
+    return f"_t.Array({numba_type(dtype)}, {ndim}, '{layout}'{ro})"
+
+
+def signed_decorator(*arg_types: str) -> str:
+    """An ``@njit`` with an explicit signature. Arrays of any layout convert to the
+    declared 'A' / read-only types, so layouts and flags never add compilations."""
+    return (f"@njit(_t.void({', '.join(arg_types)}), cache=CACHE, nogil=True, "
+            "error_model='numpy', fastmath=False)\n")
 
 
 @dataclass
@@ -28,9 +44,17 @@ class GroupSpec:
 
     lines: list[str]  # body lines computing t<k> from x<j> (arrays) and s<j> (scalars)
     result: str  # name of the root's variable
-    n_arrays: int
-    n_scalars: int
+    array_dtypes: list[str]
+    scalar_dtypes: list[str]
     out_dtype: str
+
+    @property
+    def n_arrays(self) -> int:
+        return len(self.array_dtypes)
+
+    @property
+    def n_scalars(self) -> int:
+        return len(self.scalar_dtypes)
 
 
 def build_group_spec(members, array_inputs, scalar_inputs) -> GroupSpec:
@@ -48,18 +72,25 @@ def build_group_spec(members, array_inputs, scalar_inputs) -> GroupSpec:
         ctype = dtypes.numpy_type_name(compute_type(node.dtype))
         lines.append(f"t{k} = {ctype}({expr})")
         names[node.id] = f"t{k}"
-    return GroupSpec(lines, names[members[-1].id], len(array_inputs), len(scalar_inputs),
-                     members[-1].dtype)
+    return GroupSpec(lines, names[members[-1].id], [n.dtype for n in array_inputs],
+                     [n.dtype for n in scalar_inputs], members[-1].dtype)
 
 
 def group_source(spec: GroupSpec, ndim: int) -> str:
     arrays = [f"a{j}" for j in range(spec.n_arrays)]
     scalars = [f"s{j}" for j in range(spec.n_scalars)]
     params = ", ".join(["out", *arrays, *scalars])
-    src = [HEADER, DECORATOR, f"def flat({params}):\n", "    for i in range(out.shape[0]):\n"]
+    scalar_types = [numba_type(d) for d in spec.scalar_dtypes]
+    flat_sig = signed_decorator(array_type(spec.out_dtype, 1, "C"),
+                                *[array_type(d, 1, "C", True) for d in spec.array_dtypes],
+                                *scalar_types)
+    nd_sig = signed_decorator(array_type(spec.out_dtype, ndim, "C"),
+                              *[array_type(d, ndim, "A", True) for d in spec.array_dtypes],
+                              *scalar_types)
+    src = [HEADER, flat_sig, f"def flat({params}):\n", "    for i in range(out.shape[0]):\n"]
     src += [f"        x{j} = a{j}[i]\n" for j in range(spec.n_arrays)]
     src += [f"        {line}\n" for line in spec.lines]
-    src += [f"        out[i] = {spec.result}\n", "\n\n", DECORATOR, f"def nd({params}):\n"]
+    src += [f"        out[i] = {spec.result}\n", "\n\n", nd_sig, f"def nd({params}):\n"]
     if ndim == 0:
         src += [f"    x{j} = a{j}[()]\n" for j in range(spec.n_arrays)]
         src += [f"    {line}\n" for line in spec.lines]
@@ -121,11 +152,9 @@ class CompiledGroup:
         return out if compute == out_dtype else out.astype(out_dtype)
 
 
-_COPY_SOURCES: dict[int, str] = {}
-
-
-def copy_source(ndim: int) -> str:
-    src = [HEADER, DECORATOR, "def copy(out, a):\n"]
+def copy_source(ndim: int, dtype: str) -> str:
+    sig = signed_decorator(array_type(dtype, ndim, "A"), array_type(dtype, ndim, "A", True))
+    src = [HEADER, sig, "def copy(out, a):\n"]
     if ndim == 0:
         src.append("    out[()] = a[()]\n")
         return "".join(src)
@@ -143,7 +172,7 @@ def copy_into(out: np.ndarray, src: np.ndarray) -> None:
     if out.dtype == np.float16 or src.dtype != out.dtype:
         out[...] = src  # dtype conversion copies are NumPy's job
         return
-    module = kernel_cache.load(copy_source(out.ndim))
+    module = kernel_cache.load(copy_source(out.ndim, out.dtype.name))
     module.copy(out, readonly(np.broadcast_to(src, out.shape)))
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from ..core import dtypes
 from ..ops.elementwise import compute_type
 from . import kernel_cache
-from .codegen import DECORATOR, HEADER, readonly
+from .codegen import HEADER, array_type, readonly, signed_decorator
 
 
 def _acc_dtype(kind: str, in_dtype: str) -> str:
@@ -46,12 +46,18 @@ def _initial(kind: str, acc: str, in_dtype: str):
     return info.min if low else info.max
 
 
-def reduction_source(kind: str, ndim: int, axes: tuple, acc: str) -> str:
+def reduction_source(kind: str, ndim: int, axes: tuple, acc: str, in_dtype: str) -> str:
     acc_t = dtypes.numpy_type_name(acc)
     index = ", ".join(f"i{d}" for d in range(ndim)) if ndim else "()"
     out_index = ", ".join("0" if d in axes else f"i{d}" for d in range(ndim)) if ndim else "()"
-    params = "best, idx, x" if kind in ("argmax", "argmin") else "out, x"
-    src = [HEADER, DECORATOR, f"def reduce({params}):\n"]
+    x_type = array_type(in_dtype, ndim, "A", True)
+    if kind in ("argmax", "argmin"):
+        params = "best, idx, x"
+        sig = signed_decorator(array_type(acc, ndim, "C"), array_type("int64", ndim, "C"), x_type)
+    else:
+        params = "out, x"
+        sig = signed_decorator(array_type(acc, ndim, "C"), x_type)
+    src = [HEADER, sig, f"def reduce({params}):\n"]
     for d in range(ndim):
         src.append("    " * (d + 1) + f"for i{d} in range(x.shape[{d}]):\n")
     pad = "    " * (ndim + 1)
@@ -73,7 +79,8 @@ def reduction_source(kind: str, ndim: int, axes: tuple, acc: str) -> str:
     else:
         src.append(pad + body[kind])
     if kind == "mean":
-        src += ["\n\n", DECORATOR, "def finish_mean(out, count):\n",
+        src += ["\n\n", signed_decorator(array_type(acc, 1, "C"), "_t.int64"),
+                "def finish_mean(out, count):\n",
                 "    for i in range(out.shape[0]):\n"]
         if dtypes.is_float(acc):
             src.append("        out[i] = out[i] / count\n")
@@ -93,7 +100,7 @@ def run_reduction(kind: str, x: np.ndarray, axes: tuple, keepdims: bool,
         x = x.astype(x.dtype.newbyteorder("="))
     acc = _acc_dtype(kind, in_dtype)
     kshape = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
-    module = kernel_cache.load(reduction_source(kind, x.ndim, axes, acc))
+    module = kernel_cache.load(reduction_source(kind, x.ndim, axes, acc, x.dtype.name))
     xr = readonly(x)
     if kind in ("argmax", "argmin"):
         best = np.full(kshape, _initial(kind, acc, in_dtype), dtype=acc)

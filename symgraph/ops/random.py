@@ -46,7 +46,8 @@ def _gauss(base, i):
     return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
 
 
-@njit(cache=CACHE, nogil=True, error_model='numpy')
+@njit('void(float64[::1], int64, int64, int64, float64, float64)', cache=CACHE, nogil=True,
+      error_model='numpy')
 def draw(out, seed, counter, dist, a, b):
     base = _mix(np.uint64(seed) * _GOLDEN + _mix(np.uint64(counter) + np.uint64(1)))
     n = out.shape[0]

@@ -40,9 +40,11 @@ class Function:
         updates: ``(variable, new_value)`` pairs, computed from the values before the
             call and assigned after the outputs are computed.
         name: a label for inspection.
+        fuse: fuse elementwise chains into single loops (off only to test fusion).
     """
 
-    def __init__(self, inputs, outputs, updates=None, name: str | None = None):
+    def __init__(self, inputs, outputs, updates=None, name: str | None = None,
+                 fuse: bool = True):
         self.inputs = list(inputs or [])
         self.outputs = list(outputs)
         self.name = name
@@ -69,7 +71,7 @@ class Function:
         if len(graphs) > 1:
             raise GraphError("K.function got tensors from different graphs "
                              "(some were created before K.clear_session()?)")
-        self.plan = compile_plan(targets)
+        self.plan = compile_plan(targets, fuse_elementwise=fuse)
         fed = {t.id for t in self.inputs}
         for ph in self.plan.placeholders:
             if ph.id not in fed:
@@ -122,7 +124,7 @@ class Function:
             elif isinstance(node, Variable):
                 shapes[node.id] = node.value.shape
             elif not node.inputs or (is_fully_known(node.shape) and all(
-                    shapes[s.id] == s.shape for s in node.inputs)):
+                    shapes.get(s.id, s.shape) == s.shape for s in node.inputs)):
                 shapes[node.id] = node.shape
             else:
                 shapes[node.id] = _infer_concrete(node, shapes)

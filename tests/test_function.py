@@ -1,0 +1,275 @@
+"""K.function and K.eval: compile once, run many times, share kernels, stay correct."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+import symgraph.backend as K
+from symgraph.compiler import kernel_cache
+from symgraph.runtime.function import Function
+from symgraph.runtime.reference import reference_eval
+
+
+def _mlp(n_in=8, hidden=16, n_out=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = K.placeholder((None, n_in))
+    w1 = K.variable(rng.normal(size=(n_in, hidden)))
+    b1 = K.variable(rng.normal(size=hidden))
+    w2 = K.variable(rng.normal(size=(hidden, n_out)))
+    b2 = K.variable(rng.normal(size=n_out))
+    probs = K.softmax(K.dot(K.relu(K.dot(x, w1) + b1), w2) + b2)
+    return x, probs, [w1, b1, w2, b2]
+
+
+def _numpy_mlp(xs, params):
+    w1, b1, w2, b2 = (K.get_value(p) for p in params)
+    h = np.maximum(xs @ w1 + b1, 0)
+    z = h @ w2 + b2
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def _signature_count(fn):
+    total = 0
+    for step in fn.plan.steps:
+        if step.kind == "group":
+            for module in step.kernel._modules.values():
+                total += len(module.flat.signatures) + len(module.nd.signatures)
+    return total
+
+
+def test_mlp_forward_matches_numpy_over_batch_sizes_without_recompiling():
+    x, probs, params = _mlp()
+    f = K.function([x], [probs])
+    rng = np.random.default_rng(1)
+    f([rng.normal(size=(3, 8)).astype("float32")])
+    loaded = kernel_cache.STATS["kernels_loaded"]
+    signatures = _signature_count(f)
+    for n in (1, 7, 64, 0):
+        xs = rng.normal(size=(n, 8)).astype("float32")
+        (p,) = f([xs])
+        assert p.shape == (n, 4) and p.dtype == np.float32
+        np.testing.assert_allclose(p, _numpy_mlp(xs, params), rtol=1e-5, atol=1e-6)
+    assert kernel_cache.STATS["kernels_loaded"] == loaded
+    assert _signature_count(f) == signatures
+
+
+def test_mlp_forward_kernel_count():
+    x, probs, _ = _mlp()
+    f = K.function([x], [probs])
+    # matmul, relu(+bias) loop, matmul, bias loop, max, exp(sub) loop, sum, divide loop
+    assert f.n_kernels == 8
+
+
+def test_same_structure_in_a_new_graph_reuses_kernels():
+    x, probs, _ = _mlp(seed=0)
+    K.function([x], [probs])([np.ones((2, 8), "float32")])
+    loaded = kernel_cache.STATS["kernels_loaded"]
+    K.clear_session()
+    x, probs, params = _mlp(seed=5)
+    (p,) = K.function([x], [probs])([np.ones((4, 8), "float32")])
+    assert kernel_cache.STATS["kernels_loaded"] == loaded
+    np.testing.assert_allclose(p, _numpy_mlp(np.ones((4, 8)), params), rtol=1e-5, atol=1e-6)
+
+
+def test_eval_reuses_its_plan():
+    v = K.variable(np.arange(6.0).reshape(2, 3))
+    y = K.sum(K.exp(v), axis=0)
+    first = K.eval(y)
+    plan = v.graph.plan_cache[y.id]
+    K.set_value(v, np.zeros((2, 3)))
+    second = K.eval(y)
+    assert v.graph.plan_cache[y.id] is plan
+    np.testing.assert_allclose(first, np.exp(np.arange(6.0).reshape(2, 3)).sum(0), rtol=1e-6)
+    np.testing.assert_allclose(second, [2, 2, 2])
+
+
+def test_fused_unfused_and_reference_agree_on_random_graphs():
+    rng = np.random.default_rng(0)
+    unary = [K.exp, K.tanh, K.sigmoid, K.square, K.abs, K.softsign, lambda t: K.relu(t)]
+    binary = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b,
+              K.maximum, K.minimum, lambda a, b: a / (K.abs(b) + 1)]
+    for trial in range(12):
+        K.clear_session()
+        x = K.placeholder((None, 5))
+        y = K.placeholder((5,))
+        nodes = [x, y, x * 0.5]
+        for _ in range(8):
+            if rng.random() < 0.5:
+                nodes.append(unary[rng.integers(len(unary))](nodes[rng.integers(len(nodes))]))
+            else:
+                a, b = rng.integers(len(nodes), size=2)
+                nodes.append(binary[rng.integers(len(binary))](nodes[a], nodes[b]))
+        outs = [nodes[-1], nodes[-3] + nodes[-1]]
+        feeds = [rng.normal(size=(3, 5)).astype("float32"),
+                 rng.normal(size=5).astype("float32")]
+        fused = Function([x, y], outs)(feeds)
+        unfused = Function([x, y], outs, fuse=False)(feeds)
+        ref = reference_eval(outs, dict(zip([x, y], feeds)))
+        for a, b, c in zip(fused, unfused, ref):
+            np.testing.assert_allclose(a, c, rtol=2e-5, atol=1e-6, equal_nan=True)
+            np.testing.assert_allclose(b, c, rtol=2e-5, atol=1e-6, equal_nan=True)
+
+
+def test_fusion_groups_a_chain_into_one_kernel():
+    x = K.placeholder((None, 4))
+    y = K.tanh(K.relu(x * 0.5 + 0.1) * K.sigmoid(x)) + K.square(K.tanh(x))
+    f = K.function([x], [y])
+    assert f.n_kernels == 1
+    xs = np.random.default_rng(0).normal(size=(6, 4)).astype("float32")
+    expected = np.tanh(np.maximum(xs * 0.5 + 0.1, 0) / (1 + np.exp(-xs))) + np.tanh(xs) ** 2
+    np.testing.assert_allclose(f([xs])[0], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_fills_inside_loops_are_scalars_not_arrays():
+    x = K.placeholder((None, 3))
+    y = K.exp(x) + K.ones_like(x) * 2
+    f = K.function([x], [y])
+    (step,) = [s for s in f.plan.steps if s.kind == "group"]
+    assert [s.op.name for s in step.scalar_inputs].count("fill") == 1
+    assert all(s.op.name != "fill" for s in step.array_inputs)
+    assert not any(s.kind == "fill" for s in f.plan.steps)
+    np.testing.assert_allclose(f([np.zeros((2, 3))])[0], np.full((2, 3), 3.0))
+
+
+def test_intermediates_are_freed_after_last_use():
+    x = K.placeholder((None, 3))
+    a = K.sum(K.exp(x), axis=1, keepdims=True)
+    b = K.max(x * a, axis=1)
+    f = K.function([x], [b])
+    freed = {i for s in f.plan.steps for i in s.free_after}
+    assert a.id in freed and b.id not in freed
+
+
+def test_outputs_never_alias_stored_data():
+    v = K.variable(np.ones((2, 3)))
+    got = K.eval(v)
+    got[:] = 5
+    np.testing.assert_array_equal(K.get_value(v), np.ones((2, 3)))
+    x = K.placeholder((2, 3))
+    feed = np.zeros((2, 3), np.float32)
+    (t,) = K.function([x], [K.transpose(x)])([feed])
+    t[:] = 7
+    assert (feed == 0).all()
+    (tv,) = K.function([], [K.transpose(v)])([])
+    tv[:] = 9
+    np.testing.assert_array_equal(K.get_value(v), np.ones((2, 3)))
+
+
+def test_single_tensor_output_gives_a_single_array():
+    x = K.placeholder((2,))
+    f = K.function([x], x * 2)
+    np.testing.assert_array_equal(f([np.ones(2)]), [2, 2])
+
+
+def test_updates_use_values_from_before_the_call():
+    v = K.variable(np.array([1.0, 2.0]))
+    x = K.placeholder((2,))
+    f = K.function([x], [v * x], updates=[(v, v + x)])
+    (out,) = f([np.array([10.0, 10.0])])
+    np.testing.assert_array_equal(out, [10, 20])
+    np.testing.assert_array_equal(K.get_value(v), [11, 12])
+
+
+def test_concurrent_calls_from_threads_are_correct():
+    x, probs, params = _mlp()
+    f = K.function([x], [probs])
+    rng = np.random.default_rng(3)
+    batches = [rng.normal(size=(int(n), 8)).astype("float32") for n in rng.integers(1, 50, 32)]
+    expected = [_numpy_mlp(b, params) for b in batches]
+    f([batches[0]])  # compile before the threads start
+    errors = []
+
+    def worker(k):
+        for i in range(k, len(batches), 4):
+            (p,) = f([batches[i]])
+            if not np.allclose(p, expected[i], rtol=1e-5, atol=1e-6):
+                errors.append(i)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import symgraph.backend as K
+    from symgraph.runtime.function import Function
+    x = K.placeholder((None, 4))
+    f = Function([x], [K.tanh(x * 2.0 + 1.0) * K.sigmoid(x)])
+    f([np.ones((3, 4), 'float32')])
+    (step,) = [s for s in f.plan.steps if s.kind == 'group']
+    module = step.kernel.module(2)
+    print(sum(module.flat.stats.cache_hits.values()))
+""")
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_disk_cache_is_hit_by_a_second_process(tmp_path, readonly):
+    cache = tmp_path / "cache"
+    env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(cache))
+    env.pop("NUMBA_CACHE_DIR", None)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out
+
+    first = run()
+    assert first.stdout.strip() == "0"
+    if readonly:
+        cache.chmod(0o500)
+        try:
+            second = run()
+        finally:
+            cache.chmod(0o700)
+        if os.geteuid() == 0:  # root writes anyway: nothing to fall back from
+            return
+        assert "not writable" in second.stderr or second.stdout.strip() == "0"
+    else:
+        second = run()
+        assert second.stdout.strip() == "1", "second process should load, not compile"
+
+
+def test_corrupt_cache_entry_is_rewritten(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMGRAPH_CACHE_DIR", str(tmp_path))
+    kernel_cache.reset()
+    try:
+        source = "import numpy as np\nfrom numba import njit\nVALUE = 42\n"
+        kernel_cache.load(source)
+        (path,) = tmp_path.glob("k_*.py")
+        path.write_text("garbage(")
+        kernel_cache.reset()
+        module = kernel_cache.load(source)
+        assert module.VALUE == 42
+    finally:
+        kernel_cache.reset()
+
+
+def test_unwritable_cache_falls_back_to_memory_with_one_warning(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("SYMGRAPH_CACHE_DIR", str(blocker / "sub"))
+    kernel_cache.reset()
+    try:
+        with pytest.warns(UserWarning, match="not writable"):
+            module = kernel_cache.load("VALUE = 7\n")
+        assert module.VALUE == 7
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert kernel_cache.load("VALUE = 8\n").VALUE == 8
+    finally:
+        kernel_cache.reset()

@@ -1,0 +1,28 @@
+"""The README's first example, exactly as a user types it."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+import symgraph.backend as K
+
+
+def test_readme_first_example():
+    kvar = K.variable(np.random.random((2, 3)))
+    kvar_zeros = K.zeros_like(kvar)
+    assert (K.int_shape(kvar_zeros), K.dtype(kvar_zeros)) == ((2, 3), "float32")
+    value = K.eval(kvar_zeros)
+    assert value.dtype == np.float32
+    np.testing.assert_array_equal(value, np.zeros((2, 3), dtype=np.float32))
+
+
+def test_readme_code_blocks_run():
+    """Every python block of the README runs (``batches`` is provided)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert blocks
+    namespace = {"batches": [np.random.rand(n, 784).astype("float32") for n in (3, 5)]}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["p"].shape == (5, 10)

@@ -1,0 +1,49 @@
+"""Every op in the registry is complete: rule, data inputs, reference, kernel, grad slot."""
+
+import pytest
+
+from symgraph.ops.registry import (
+    ELEMENTWISE,
+    GRAD_PENDING,
+    KINDS,
+    LEAF,
+    NOT_DIFFERENTIABLE,
+    REGISTRY,
+)
+
+EXPECTED_OPS = {
+    "placeholder", "variable", "constant", "fill", "add", "subtract", "multiply",
+    "true_divide", "floor_divide", "mod", "power", "maximum", "minimum", "negative", "abs",
+    "sign", "square", "sqrt", "exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "sigmoid",
+    "softplus", "softsign", "round", "cast", "isfinite", "logical_not", "logical_and",
+    "logical_or", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
+    "where", "sum", "prod", "max", "min", "any", "all", "mean", "argmax", "argmin", "matmul",
+    "reshape", "transpose", "broadcast_to", "getitem", "concatenate", "shape", "random",
+}
+
+
+def test_registry_holds_every_op():
+    assert EXPECTED_OPS <= set(REGISTRY)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_op_entry_is_complete(name):
+    op = REGISTRY[name]
+    assert op.name == name
+    assert op.kind in KINDS
+    assert callable(op.infer), "shape/dtype rule"
+    assert callable(op.reference), "NumPy reference"
+    assert op.doc, "one-line description"
+    if op.kind == ELEMENTWISE:
+        assert callable(op.scalar), "elementwise ops need a scalar template to be fused"
+    elif op.kind != LEAF:
+        assert callable(op.kernel), "non-elementwise ops need a kernel"
+    assert op.grad is GRAD_PENDING or op.grad is NOT_DIFFERENTIABLE or callable(op.grad)
+    if op.data_inputs is not None:
+        assert all(isinstance(i, int) for i in op.data_inputs)
+
+
+def test_shape_only_ops_declare_it():
+    assert REGISTRY["fill"].data_inputs == ()
+    assert REGISTRY["shape"].data_inputs == ()
+    assert REGISTRY["reshape"].data_inputs == (0,)
