@@ -5,11 +5,11 @@ and (for shape-only inputs) a ``shape:`` marker."""
 from __future__ import annotations
 
 from ..core.shapes import shape_str
-from ..core.tensor import Constant, Placeholder, Variable
+from ..core.tensor import Constant, ConstValue, Placeholder, Variable
 
 
 def _attrs(node) -> str:
-    items = [f"{k}={v!r}" for k, v in node.attrs.items() if k != "value"]
+    items = [f"{k}={v!r}" for k, v in node.attrs.items() if not isinstance(v, ConstValue)]
     return f" {{{', '.join(items)}}}" if items else ""
 
 
