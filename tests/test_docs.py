@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import symgraph.backend as K
-from symgraph import config, inspect as sg_inspect
+from symgraph import config
+from symgraph import inspect as sg_inspect
 from symgraph.backend import _creation, _linalg, _math, _nn, _reduce, _session, _shape
 from symgraph.inspect import text
 

@@ -94,7 +94,7 @@ def test_fused_unfused_and_reference_agree_on_random_graphs():
     unary = [K.exp, K.tanh, K.sigmoid, K.square, K.abs, K.softsign, lambda t: K.relu(t)]
     binary = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b,
               K.maximum, K.minimum, lambda a, b: a / (K.abs(b) + 1)]
-    for trial in range(12):
+    for _ in range(12):
         K.clear_session()
         x = K.placeholder((None, 5))
         y = K.placeholder((5,))

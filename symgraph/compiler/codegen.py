@@ -18,7 +18,8 @@ from ..core import dtypes
 from ..ops.elementwise import compute_type
 from . import kernel_cache
 
-HEADER = "import math\nimport numpy as np\nfrom numba import njit\nfrom numba import types as _t\n\n"
+HEADER = ("import math\nimport numpy as np\nfrom numba import njit\n"
+          "from numba import types as _t\n\n")
 
 
 def numba_type(dtype: str) -> str:

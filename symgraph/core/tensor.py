@@ -20,6 +20,7 @@ import numpy as np
 
 from .shapes import shape_str
 
+
 def _ops():
     from .. import ops
 
@@ -183,7 +184,7 @@ class Tensor:
         return _ops().getitem(self, key)
 
     @property
-    def T(self):
+    def T(self):  # noqa: N802  (NumPy's name)
         return _ops().transpose(self)
 
 class Placeholder(Tensor):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import dtypes
-from ..core.shapes import check_size, is_fully_known, normalize_shape
 from ..core.graph import get_default_graph
+from ..core.shapes import check_size, is_fully_known, normalize_shape
 from .registry import KERNEL, NOT_DIFFERENTIABLE, Op, register
 
 DISTRIBUTIONS = ("uniform", "normal", "truncated_normal", "binomial")

@@ -61,7 +61,8 @@ class Function:
             try:
                 var, value = pair
             except (TypeError, ValueError):
-                raise GraphError(f"an update must be a (variable, new_value) pair, got {pair!r}")
+                raise GraphError(
+                    f"an update must be a (variable, new_value) pair, got {pair!r}") from None
             if not isinstance(var, Variable):
                 raise GraphError(f"update target must be a variable, got {var!r}")
             value = _as_update_value(value, var)
