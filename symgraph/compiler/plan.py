@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from ..core.shapes import is_fully_known
 from ..core.tensor import Placeholder, Variable
 from ..ops.registry import ELEMENTWISE, LEAF
@@ -52,6 +50,8 @@ class Plan:
 
 def compile_plan(outputs, fuse_elementwise: bool = True) -> Plan:
     """Build the execution plan of ``outputs`` (a list of tensors)."""
+    import networkx as nx  # imported on first compile: keeps `import symgraph` light
+
     value_nodes, shape_nodes = prune(outputs)
     needed = {**shape_nodes, **value_nodes}
     g = nx.DiGraph()
