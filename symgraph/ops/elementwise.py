@@ -109,6 +109,7 @@ def _def(name, nin, template, reference, dtype_rule, *, operand_type="out",
         return np.asarray(result).astype(out_dtype, copy=False)
 
     extra = {"nin": nin}
+    doc = doc or f"elementwise {name} of {nin} input{'s' if nin > 1 else ''}"
     op = Op(name, ELEMENTWISE, _elementwise_infer(dtype_rule), ref, scalar=scalar,
             doc=doc, extra=extra,
             **({} if grad is None else {"grad": grad}))
@@ -267,8 +268,10 @@ def binary(name: str, a, b, label: str | None = None) -> Tensor:
         from .leaves import Constant
 
         if isinstance(b, Constant) and (b.value < 0).any():
-            raise ValueError(f"power: integers to negative integer powers are not allowed "
-                             f"(exponent {b.value})")
+            from ..errors import ShapeError, op_error
+
+            raise op_error(ShapeError, "power", [a, b], "integers to negative integer powers "
+                           f"are not allowed (exponent {b.value})")
     return a.graph.make(_BINARY[name], (a, b), name=label)
 
 
