@@ -262,8 +262,14 @@ def unary(name: str, x, label: str | None = None) -> Tensor:
 def binary(name: str, a, b, label: str | None = None) -> Tensor:
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = as_tensor(a)
+    a_weak, b_weak = not isinstance(a, Tensor), not isinstance(b, Tensor)
     a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     b = as_tensor(b, like=a)
+    # a Python scalar of a wider kind (int tensor * 0.5) lifts the tensor to its dtype
+    if a_weak and not b_weak and dtypes.kind_rank(a.dtype) > dtypes.kind_rank(b.dtype):
+        b = cast(b, a.dtype)
+    elif b_weak and not a_weak and dtypes.kind_rank(b.dtype) > dtypes.kind_rank(a.dtype):
+        a = cast(a, b.dtype)
     if name == "power" and dtypes.is_int(a.dtype) and dtypes.is_int(b.dtype):
         from .leaves import Constant
 
