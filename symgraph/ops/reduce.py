@@ -112,6 +112,8 @@ def reduce(kind: str, x, axis=None, keepdims: bool = False) -> Tensor:
         from ..errors import ShapeError
 
         raise ShapeError(f"{kind}: the input's rank is unknown")
+    if kind == "mean" and x.dtype == "bool":  # Keras: bool is cast to floatx first
+        x = _cast(x, config.floatx())
     ndim = len(x.shape)
     try:
         if kind in ("argmax", "argmin"):
