@@ -53,3 +53,13 @@ def test_python_dash_m_symgraph_version():
     out = subprocess.run([sys.executable, "-m", "symgraph", "version"], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.startswith("symgraph ")
+
+
+def test_examples_run(capsys):
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent / "examples"
+    module = runpy.run_path(str(root / "batched_inference.py"))
+    assert module["main"](n_batches=3) < 1e-5
+    assert "kernels per call" in capsys.readouterr().out
