@@ -19,7 +19,7 @@ def test_float16_through_fused_loops_reductions_blas_and_copies():
     e = np.exp(data - data.max(1, keepdims=True)).astype(np.float32)
     np.testing.assert_allclose(got[2], e / e.sum(1, keepdims=True), rtol=3e-3)
     np.testing.assert_allclose(got[3], data.astype(np.float32) @ np.ones((3, 2)), rtol=2e-3)
-    np.testing.assert_array_equal(got[4], np.concatenate([data, data]))
+    np.testing.assert_array_equal(got[4], np.concatenate([data, data], axis=-1))
     np.testing.assert_array_equal(got[5], [2, 2])
 
 
