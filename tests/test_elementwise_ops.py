@@ -214,7 +214,7 @@ _BINARY_FNS = [lambda a, b: a + b, lambda a, b: a * b, K.maximum, K.minimum,
                lambda a, b: a - b]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)  # same examples in CI
 @given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 4), st.integers(0, 20)),
                 min_size=1, max_size=6),
        st.integers(1, 6), st.sampled_from(["float32", "float64"]))
