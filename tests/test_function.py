@@ -273,3 +273,17 @@ def test_unwritable_cache_falls_back_to_memory_with_one_warning(tmp_path, monkey
             assert kernel_cache.load("VALUE = 8\n").VALUE == 8
     finally:
         kernel_cache.reset()
+
+
+def test_a_cache_directory_others_can_write_is_not_trusted(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("SYMGRAPH_CACHE_DIR", str(shared))
+    kernel_cache.reset()
+    try:
+        with pytest.warns(UserWarning, match="writable by other users"):
+            assert kernel_cache.load("VALUE = 9\n").VALUE == 9
+        assert not list(shared.glob("k_*.py"))
+    finally:
+        kernel_cache.reset()

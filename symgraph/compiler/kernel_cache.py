@@ -66,8 +66,24 @@ def _usable_dir() -> str | None:
         warnings.warn(f"symgraph: kernel cache directory {directory!r} is not writable "
                       f"({exc}); compiled kernels are kept in memory only", stacklevel=3)
         return None
+    problem = _unsafe(directory)
+    if problem:
+        warnings.warn(f"symgraph: kernel cache directory {directory!r} {problem}; numba "
+                      "unpickles cached files, so it is not used (kernels stay in memory)",
+                      stacklevel=3)
+        return None
     _disk_state["usable"] = True
     return directory
+
+
+def _unsafe(directory: str) -> str | None:
+    """Why a cache directory may not be trusted (None when it is private)."""
+    info = os.stat(directory)
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return "belongs to another user"
+    if info.st_mode & 0o022:
+        return "is writable by other users"
+    return None
 
 
 def reset() -> None:
