@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symgraph.backend as K
+from symgraph.runtime.reference import reference_eval
 from tests.helpers import assert_close, run_both
 
 RNG = np.random.default_rng(0)
@@ -214,11 +215,7 @@ _BINARY_FNS = [lambda a, b: a + b, lambda a, b: a * b, K.maximum, K.minimum,
                lambda a, b: a - b]
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)  # same examples in CI
-@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 4), st.integers(0, 20)),
-                min_size=1, max_size=6),
-       st.integers(1, 6), st.sampled_from(["float32", "float64"]))
-def test_random_elementwise_chains_match_numpy(program, n, dtype):
+def _chain(program, dtype):
     x = K.placeholder((None, 3), dtype=dtype)
     b = K.placeholder((3,), dtype=dtype)
     nodes = [x, b]
@@ -226,7 +223,28 @@ def test_random_elementwise_chains_match_numpy(program, n, dtype):
         src = nodes[pick % len(nodes)]
         nodes.append(_UNARY_FNS[u](src))
         nodes.append(_BINARY_FNS[bi](nodes[-1], nodes[(pick * 7) % len(nodes)]))
-    data = [_data((n, 3), dtype), _data((3,), dtype)]
-    (got,), (ref_out,) = run_both([x, b], [nodes[-1]], data)
-    np.testing.assert_allclose(got, ref_out, rtol=1e-4 if dtype == "float32" else 1e-10,
-                               atol=1e-5, equal_nan=True)
+    return [x, b], nodes[-1]
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)  # same examples in CI
+@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 4), st.integers(0, 20)),
+                min_size=1, max_size=6),
+       st.integers(1, 6), st.sampled_from(["float32", "float64"]), st.integers(0, 2**16))
+def test_random_elementwise_chains_match_numpy(program, n, dtype, seed):
+    rng = np.random.default_rng(seed)
+    data = [rng.normal(size=(n, 3)).astype(dtype), rng.normal(size=3).astype(dtype)]
+    inputs, out = _chain(program, dtype)
+    (got,), (ref_out,) = run_both(inputs, [out], data)
+    if dtype == "float64":
+        np.testing.assert_allclose(got, ref_out, rtol=1e-10, atol=1e-12, equal_nan=True)
+        return
+    # float32: deep exp chains amplify 1-ulp differences between numba's and NumPy's
+    # libm, so judge both against float64 truth: ours may not be much worse than NumPy's.
+    inputs64, out64 = _chain(program, "float64")
+    (truth,) = reference_eval([out64], {p: d.astype(np.float64) for p, d in zip(inputs64, data)})
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(truth) & np.isfinite(ref_out)
+        ours = np.abs(got[finite] - truth[finite])
+        numpy_err = np.abs(ref_out[finite].astype(np.float64) - truth[finite])
+    bound = 4 * numpy_err + 1e-5 * np.abs(truth[finite]) + 1e-5
+    assert (ours <= bound).all(), (got, ref_out, truth)
