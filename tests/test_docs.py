@@ -10,11 +10,20 @@ import pytest
 import symgraph.backend as K
 from symgraph import config
 from symgraph import inspect as sg_inspect
-from symgraph.backend import _creation, _linalg, _math, _nn, _reduce, _session, _shape
+from symgraph.backend import (
+    _creation,
+    _extra,
+    _linalg,
+    _math,
+    _nn,
+    _reduce,
+    _session,
+    _shape,
+)
 from symgraph.inspect import text
 
 PUBLIC = sorted(n for n in dir(K) if not n.startswith("_") and callable(getattr(K, n)))
-MODULES = [_creation, _linalg, _math, _nn, _reduce, _session, _shape, config, text]
+MODULES = [_creation, _extra, _linalg, _math, _nn, _reduce, _session, _shape, config, text]
 
 
 @pytest.mark.parametrize("name", PUBLIC)
@@ -24,7 +33,7 @@ def test_public_function_has_a_keras_style_docstring(name):
     assert doc and len(doc) > 20, f"K.{name} needs a docstring"
     if name not in ("floatx", "epsilon", "image_data_format", "set_epsilon", "set_floatx",
                     "set_image_data_format", "batch_get_value", "batch_set_value",
-                    "is_tensor", "is_placeholder", "is_variable", "get_graph"):
+                    "is_tensor", "is_placeholder", "is_variable", "get_graph", "reset_uids"):
         assert "Example" in doc, f"K.{name} needs an example"
 
 

@@ -20,6 +20,18 @@ from ._creation import (  # noqa: F401
     zeros,
     zeros_like,
 )
+from ._extra import (  # noqa: F401
+    arange,
+    get_uid,
+    get_variable_shape,
+    identity,
+    is_keras_tensor,
+    l2_normalize,
+    one_hot,
+    reset_uids,
+    reverse,
+    slice,
+)
 from ._linalg import batch_dot, dot  # noqa: F401
 from ._math import (  # noqa: F401
     abs,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 from .. import ops
 from ..core.tensor import Tensor
 from ..errors import ShapeError, op_error
@@ -74,7 +76,7 @@ def batch_dot(x, y, axes=None) -> Tensor:
                        f"batch sizes differ: {x.shape[0]} vs {y.shape[0]}")
     if axes is None:
         axes = (nx - 1, ny - 1) if ny == 2 else (nx - 1, ny - 2)
-    elif isinstance(axes, int):
+    elif isinstance(axes, numbers.Integral):  # NumPy ints too
         axes = (axes, axes)
     if len(axes) != 2 or any(isinstance(a, (list, tuple)) for a in axes):
         raise op_error(ShapeError, "batch_dot", [x, y],

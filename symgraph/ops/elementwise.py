@@ -194,6 +194,8 @@ SOFTPLUS = _def("softplus", 1, "(({0} if {0} > 0 else 0.0) + math.log1p(math.exp
 SOFTSIGN = _def("softsign", 1, "({0} / (1.0 + abs({0})))", lambda x: x / (1 + np.abs(x)),
                 _unary_float)
 ROUND = _def("round", 1, _round_template, np.rint, _same)
+IDENTITY = _def("identity", 1, "{0}", lambda x: np.array(x, copy=True), _same,
+                operand_type="raw", doc="a new node with the same value")
 ISFINITE = _def("isfinite", 1, _isfinite_template, np.isfinite, _to_bool, operand_type="raw",
                 grad=NOT_DIFFERENTIABLE)
 LOGICAL_NOT = _def("logical_not", 1, _not_template, np.logical_not, _to_bool,
@@ -247,7 +249,7 @@ FILL = register(Op(
 
 # -- builders used by the backend and by Tensor operators --------------------------
 _UNARY = {op.name: op for op in (NEGATIVE, ABS, SIGN, SQUARE, SQRT, EXP, EXPM1, LOG, LOG1P,
-                                  SIN, COS, TANH, SIGMOID, SOFTPLUS, SOFTSIGN, ROUND,
+                                  SIN, COS, TANH, SIGMOID, SOFTPLUS, SOFTSIGN, ROUND, IDENTITY,
                                   ISFINITE, LOGICAL_NOT)}
 _BINARY = {op.name: op for op in (ADD, SUBTRACT, MULTIPLY, TRUE_DIVIDE, FLOOR_DIVIDE, MOD,
                                    POWER, MAXIMUM, MINIMUM, EQUAL, NOT_EQUAL, GREATER,

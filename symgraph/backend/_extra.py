@@ -1,0 +1,170 @@
+"""More of the Keras API built from the same primitives: identity, reverse, slice,
+arange, one_hot, l2_normalize, uids and small predicates."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from .. import ops
+from ..core.graph import get_default_graph
+from ..core.shapes import normalize_axes
+from ..core.tensor import Tensor
+from ..errors import ShapeError, op_error
+from ..ops.reduce import reduce as _reduce
+
+_py_slice = builtins.slice  # this module defines Keras's ``slice``
+
+
+def identity(x, name: str | None = None) -> Tensor:
+    """A new tensor (a graph node of its own) with the same value as ``x``.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> x = K.placeholder((2,))
+        >>> K.identity(x) is x
+        False
+    """
+    return ops.unary("identity", x, label=name)
+
+
+def reverse(x, axes) -> Tensor:
+    """Reverse the order of entries along one axis or a list of axes (a view).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.eval(K.reverse(K.constant([[1, 2], [3, 4]], dtype='int32'), axes=1))
+        array([[2, 1],
+               [4, 3]], dtype=int32)
+    """
+    x = ops.as_tensor(x)
+    if x.shape is None:
+        raise op_error(ShapeError, "reverse", [x], "the input's rank is unknown")
+    try:
+        axes = normalize_axes(axes, len(x.shape))
+    except ValueError as exc:
+        raise op_error(ShapeError, "reverse", [x], str(exc)) from None
+    key = tuple(_py_slice(None, None, -1) if a in axes else _py_slice(None)
+                for a in range(len(x.shape)))
+    return ops.getitem(x, key)
+
+
+def slice(x, start, size) -> Tensor:  # noqa: A001  (Keras's name)
+    """The sub-tensor starting at index tuple ``start`` with extent ``size`` per axis
+    (``-1`` in ``size``: to the end).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.eval(K.slice(K.constant([[1, 2, 3], [4, 5, 6]]), (0, 1), (2, 2)))
+        array([[2., 3.],
+               [5., 6.]], dtype=float32)
+    """
+    x = ops.as_tensor(x)
+    start, size = tuple(int(s) for s in start), tuple(int(s) for s in size)
+    if x.shape is None or len(start) != len(x.shape) or len(size) != len(x.shape):
+        raise op_error(ShapeError, "slice", [x], "start and size need one entry per axis")
+    if any(s < 0 for s in start) or any(n < -1 for n in size):
+        raise op_error(ShapeError, "slice", [x], f"bad start {start} or size {size}")
+    for a, (s, n) in enumerate(zip(start, size)):
+        d = x.shape[a]
+        if d is not None and (s > d or (n >= 0 and s + n > d)):
+            raise op_error(ShapeError, "slice", [x],
+                           f"start {s} with size {n} is out of range for axis {a} of size {d}")
+    key = tuple(_py_slice(s, None if n == -1 else s + n) for s, n in zip(start, size))
+    return ops.getitem(x, key)
+
+
+def arange(start, stop=None, step=1, dtype="int32") -> Tensor:
+    """A 1-D tensor ``start, start+step, ...`` below ``stop`` (numpy.arange rules; int32
+    unless ``dtype`` is given).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.eval(K.arange(2, 8, 2))
+        array([2, 4, 6], dtype=int32)
+        >>> K.int_shape(K.arange(-3))
+        (0,)
+    """
+    if stop is None:
+        start, stop = 0, start
+    if step == 0:
+        raise ValueError("arange: step cannot be zero")
+    return ops.constant(np.arange(start, stop, step), dtype)
+
+
+def one_hot(indices, num_classes: int) -> Tensor:
+    """One-hot encode integer ``indices`` into a new trailing axis of length
+    ``num_classes`` (float32; out-of-range indices give all-zero rows).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.eval(K.one_hot(K.constant([0, 2], dtype='int32'), 3))
+        array([[1., 0., 0.],
+               [0., 0., 1.]], dtype=float32)
+    """
+    indices = ops.as_tensor(indices)
+    if indices.shape is None:
+        raise op_error(ShapeError, "one_hot", [indices], "the input's rank is unknown")
+    classes = ops.constant(np.arange(int(num_classes)), "int64")
+    expanded = ops.reshape(indices, tuple(((0, a),) for a in range(len(indices.shape))) + (1,))
+    return ops.cast(ops.binary("equal", expanded, classes), "float32")
+
+
+def l2_normalize(x, axis=None) -> Tensor:
+    """``x / sqrt(max(sum(x**2, axis), 1e-12))``; a zero row stays zero.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.eval(K.l2_normalize(K.constant([[3.0, 4.0], [0.0, 0.0]]), axis=1))
+        array([[0.6, 0.8],
+               [0. , 0. ]], dtype=float32)
+    """
+    x = ops.as_tensor(x)
+    squares = _reduce("sum", ops.unary("square", x), axis, True)
+    return x / ops.unary("sqrt", ops.binary("maximum", squares, 1e-12))
+
+
+def get_uid(prefix: str = "") -> int:
+    """Bump and return a counter kept per prefix (1, 2, ...) in the current graph.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.reset_uids()
+        >>> K.get_uid('dense'), K.get_uid('dense'), K.get_uid('conv')
+        (1, 2, 1)
+    """
+    uids = get_default_graph().uids
+    uids[prefix] = uids.get(prefix, 0) + 1
+    return uids[prefix]
+
+
+def reset_uids() -> None:
+    """Reset every :func:`get_uid` counter."""
+    get_default_graph().uids.clear()
+
+
+def get_variable_shape(x) -> tuple:
+    """Static shape of a variable (same as ``int_shape``).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.get_variable_shape(K.zeros((2, 3)))
+        (2, 3)
+    """
+    return x.shape
+
+
+def is_keras_tensor(x) -> bool:
+    """Whether ``x`` came out of a Keras layer (it carries ``_keras_history``);
+    ``ValueError`` for anything that is not a tensor.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.is_keras_tensor(K.placeholder((2,)))
+        False
+    """
+    if not isinstance(x, Tensor):
+        raise ValueError(f"Unexpectedly found an instance of type {type(x)}; expected a "
+                         "symbolic tensor")
+    return hasattr(x, "_keras_history")
