@@ -79,6 +79,15 @@ def _draw(attrs, out_shape, out_dtype, counter):
     flat = np.empty(int(np.prod(out_shape, dtype=object)), dtype=np.float64)
     module.draw(flat, attrs["seed"], counter, DISTRIBUTIONS.index(attrs["dist"]),
                 float(attrs["a"]), float(attrs["b"]))
+    low, high = attrs["a"], attrs["b"]
+    if attrs["dist"] == "uniform" and high > low:
+        if np.dtype(out_dtype).kind in "iu":
+            np.floor(flat, out=flat)  # [low, high) -> integers, not truncated toward 0
+        out = flat.reshape(out_shape).astype(out_dtype)
+        if out.dtype.kind == "f":  # rounding to a narrow float must not reach maxval
+            top = np.nextafter(out.dtype.type(high), out.dtype.type(low))
+            np.minimum(out, top, out=out)
+        return out
     return flat.reshape(out_shape).astype(out_dtype)
 
 
@@ -110,6 +119,10 @@ def random(dist: str, shape, a: float, b: float, dtype, seed):
         raise ValueError(f"random_{dist}: the shape must be fully known, got {shape}")
     check_size(shape)
     dtype = dtypes.normalize(dtype)
+    graph = get_default_graph()
+    # "instance" keeps every call a node of its own (no hash-consing): two calls with
+    # the same seed give the same numbers on their k-th evaluations, as two TF ops do,
+    # instead of sharing one evaluation counter.
     attrs = {"dist": dist, "shape": shape, "dtype": dtype, "a": float(a), "b": float(b),
-             "seed": draw_seed(seed)}
-    return get_default_graph().make(RANDOM, (), attrs)
+             "seed": draw_seed(seed), "instance": len(graph.nodes)}
+    return graph.make(RANDOM, (), attrs)
