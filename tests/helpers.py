@@ -29,3 +29,10 @@ def assert_close(actual, expected, dtype=None, rtol=None, atol=None):
         np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
     else:
         np.testing.assert_array_equal(actual, expected)
+
+
+def random_array(rng, shape, dtype, int_bound=10):
+    """Normal floats, or ints in ``[-int_bound, int_bound)`` for int dtypes."""
+    if np.dtype(dtype).kind in "iu":
+        return rng.integers(-int_bound, int_bound, size=shape).astype(dtype)
+    return rng.normal(size=shape).astype(dtype)

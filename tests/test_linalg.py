@@ -8,16 +8,14 @@ import pytest
 
 import symgraph.backend as K
 from symgraph.errors import ShapeError
-from tests.helpers import assert_close, run_both
+from tests.helpers import assert_close, random_array, run_both
 
 RNG = np.random.default_rng(11)
 DTYPES = ["float32", "float64", "int32"]
 
 
 def _data(shape, dtype):
-    if dtype == "int32":
-        return RNG.integers(-9, 10, size=shape).astype(dtype)
-    return RNG.normal(size=shape).astype(dtype)
+    return random_array(RNG, shape, dtype, int_bound=9)
 
 
 def _close(got, expected, dtype):
