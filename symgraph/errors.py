@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
+from .core.shapes import shape_str
+
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -29,6 +31,12 @@ def format_location(location: tuple[str, int] | None) -> str:
     if location is None:
         return ""
     return f"{location[0]}:{location[1]}"
+
+
+def created_at(node) -> str:
+    """`` (created at file:line)`` for a node, or an empty string when unknown."""
+    where = format_location(node.location)
+    return f" (created at {where})" if where else ""
 
 
 class SymgraphError(Exception):
@@ -57,16 +65,8 @@ def describe_inputs(inputs) -> str:
     for t in inputs:
         shape = getattr(t, "shape", None)
         dtype = getattr(t, "dtype", None)
-        parts.append(f"{_shape_str(shape)} {dtype}")
+        parts.append(f"{shape_str(shape)} {dtype}")
     return ", ".join(parts)
-
-
-def _shape_str(shape) -> str:
-    if shape is None:
-        return "<unknown rank>"
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
-        ",)" if len(shape) == 1 else ")"
-    )
 
 
 def op_error(cls: type[SymgraphError], op_name: str, inputs, detail: str,

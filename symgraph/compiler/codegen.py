@@ -107,15 +107,9 @@ def group_source(spec: GroupSpec, ndim: int) -> str:
     return "".join(src)
 
 
-def readonly(a: np.ndarray) -> np.ndarray:
-    """A read-only view: kernels always see the same array type (one compile)."""
-    if a.flags.writeable:
-        a = a.view()
-        a.flags.writeable = False
-    return a
-
-
-def _as_compute(a: np.ndarray) -> np.ndarray:
+def as_kernel_input(a: np.ndarray) -> np.ndarray:
+    """An array numba kernels can read: float16 widened to float32, native byte order.
+    (Writable and read-only arrays both match the read-only signatures.)"""
     if a.dtype == np.float16:
         return a.astype(np.float32)
     if not a.dtype.isnative:
@@ -142,10 +136,10 @@ class CompiledGroup:
         out_dtype = self.spec.out_dtype
         compute = compute_type(out_dtype)
         out = np.empty(out_shape, dtype=compute)
-        arrays = [_as_compute(a) for a in arrays]
+        arrays = [as_kernel_input(a) for a in arrays]
         module = self.module(len(out_shape))
         if all(a.shape == out.shape and a.flags.c_contiguous for a in arrays):
-            flat_in = [readonly(a.reshape(-1)) for a in arrays]
+            flat_in = [a.reshape(-1) for a in arrays]
             module.flat(out.reshape(-1), *flat_in, *scalars)
         else:
             views = [np.broadcast_to(a, out.shape) for a in arrays]
@@ -174,7 +168,7 @@ def copy_into(out: np.ndarray, src: np.ndarray) -> None:
         out[...] = src  # dtype conversion copies are NumPy's job
         return
     module = kernel_cache.load(copy_source(out.ndim, out.dtype.name))
-    module.copy(out, readonly(np.broadcast_to(src, out.shape)))
+    module.copy(out, np.broadcast_to(src, out.shape))
 
 
 def contiguous(a: np.ndarray) -> np.ndarray:

@@ -33,7 +33,6 @@ class Plan:
     steps: list
     shape_order: list  # every node whose concrete shape is needed, topologically
     placeholders: list  # placeholders whose value or shape must be fed
-    value_ids: set
     n_kernels: int  # fused elementwise kernels + reductions + other kernels
 
     def describe(self) -> str:
@@ -96,7 +95,7 @@ def compile_plan(outputs, fuse_elementwise: bool = True) -> Plan:
     _plan_frees(steps, output_ids)
     placeholders = [n for n in order if isinstance(n, Placeholder) and
                     (n.id in value_nodes or not is_fully_known(n.shape))]
-    return Plan(list(outputs), steps, order, placeholders, set(value_nodes), n_kernels)
+    return Plan(list(outputs), steps, order, placeholders, n_kernels)
 
 
 def _group_step(root, value_order, group_of) -> Step:

@@ -13,7 +13,7 @@ import numpy as np
 from ..core import dtypes
 from ..ops.elementwise import compute_type
 from . import kernel_cache
-from .codegen import HEADER, array_type, readonly, signed_decorator
+from .codegen import HEADER, array_type, as_kernel_input, signed_decorator
 
 
 def _acc_dtype(kind: str, in_dtype: str) -> str:
@@ -94,21 +94,17 @@ def run_reduction(kind: str, x: np.ndarray, axes: tuple, keepdims: bool,
                   out_dtype: str) -> np.ndarray:
     """Reduce ``x`` over ``axes`` with a generated numba kernel."""
     in_dtype = x.dtype.name
-    if x.dtype == np.float16:
-        x = x.astype(np.float32)
-    if not x.dtype.isnative:
-        x = x.astype(x.dtype.newbyteorder("="))
+    x = as_kernel_input(x)
     acc = _acc_dtype(kind, in_dtype)
     kshape = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
     module = kernel_cache.load(reduction_source(kind, x.ndim, axes, acc, x.dtype.name))
-    xr = readonly(x)
     if kind in ("argmax", "argmin"):
         best = np.full(kshape, _initial(kind, acc, in_dtype), dtype=acc)
         result = np.zeros(kshape, dtype=np.int64)
-        module.reduce(best, result, xr)
+        module.reduce(best, result, x)
     else:
         result = np.full(kshape, _initial(kind, acc, in_dtype), dtype=acc)
-        module.reduce(result, xr)
+        module.reduce(result, x)
         if kind == "mean":
             count = 1
             for a in axes:

@@ -15,6 +15,7 @@ from .. import config
 from ..core import dtypes
 from ..core.shapes import normalize_axes, normalize_axis
 from ..core.tensor import Tensor
+from .elementwise import cast
 from .leaves import as_tensor
 from .registry import NOT_DIFFERENTIABLE, REDUCE, Op, register
 
@@ -113,7 +114,7 @@ def reduce(kind: str, x, axis=None, keepdims: bool = False) -> Tensor:
 
         raise ShapeError(f"{kind}: the input's rank is unknown")
     if kind == "mean" and x.dtype == "bool":  # Keras: bool is cast to floatx first
-        x = _cast(x, config.floatx())
+        x = cast(x, config.floatx())
     ndim = len(x.shape)
     try:
         if kind in ("argmax", "argmin"):
@@ -125,11 +126,6 @@ def reduce(kind: str, x, axis=None, keepdims: bool = False) -> Tensor:
 
         raise op_error(ShapeError, kind, [x], str(exc)) from None
     if not axes and kind not in ("argmax", "argmin"):
-        return x if _out_dtype(kind, x.dtype) == x.dtype else _cast(x, _out_dtype(kind, x.dtype))
+        return cast(x, _out_dtype(kind, x.dtype))  # cast returns x when the dtype matches
     return x.graph.make(OPS[kind], (x,), {"axes": axes, "keepdims": bool(keepdims)})
 
-
-def _cast(x, dtype):
-    from .elementwise import cast
-
-    return cast(x, dtype)

@@ -6,12 +6,7 @@ import numpy as np
 
 from ..core.shapes import dims_compatible, shape_str
 from ..core.tensor import Tensor
-from ..errors import FeedError, format_location
-
-
-def _where(ph) -> str:
-    loc = format_location(ph.location)
-    return f" (created at {loc})" if loc else ""
+from ..errors import FeedError, created_at
 
 
 def check_feed(ph, value) -> np.ndarray:
@@ -24,17 +19,17 @@ def check_feed(ph, value) -> np.ndarray:
     """
     expected = f"shape {shape_str(ph.shape)} and dtype {ph.dtype}"
     if isinstance(value, Tensor):
-        raise FeedError(f"placeholder '{ph.name}'{_where(ph)} was fed a symbolic tensor "
+        raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} was fed a symbolic tensor "
                         f"'{value.name}'; feed a NumPy array of {expected}")
     try:
         array = np.asarray(value)
     except Exception as exc:  # ragged lists and the like
-        raise FeedError(f"placeholder '{ph.name}'{_where(ph)} expects an array of {expected}; "
+        raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects an array of {expected}; "
                         f"could not convert the fed value: {exc}") from None
     if array.dtype.kind not in "biuf" or not np.can_cast(array.dtype, ph.dtype, "same_kind"):
-        raise FeedError(f"placeholder '{ph.name}'{_where(ph)} expects {expected}; "
+        raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects {expected}; "
                         f"got an array of dtype {array.dtype} that does not convert safely")
     if not dims_compatible(ph.shape, array.shape):
-        raise FeedError(f"placeholder '{ph.name}'{_where(ph)} expects {expected}; "
+        raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects {expected}; "
                         f"got an array of shape {shape_str(array.shape)}")
     return np.require(array, dtype=ph.dtype, requirements="C")

@@ -17,18 +17,13 @@ import numpy as np
 from ..compiler.plan import compile_plan
 from ..core.shapes import dims_compatible, is_fully_known, shape_str
 from ..core.tensor import Placeholder, Tensor, Variable
-from ..errors import DTypeError, FeedError, GraphError, ShapeError, format_location
+from ..errors import DTypeError, FeedError, GraphError, ShapeError, created_at
 from ..ops.elementwise import compute_type
 from .feeds import check_feed
 
 #: kernel launches per op name since import (for tests and profiling)
 LAUNCHES: Counter = Counter()
 _SHAPE_CACHE_LIMIT = 64
-
-
-def _located(node) -> str:
-    loc = format_location(node.location)
-    return f" (created at {loc})" if loc else ""
 
 
 class Function:
@@ -79,7 +74,7 @@ class Function:
                 needed_by = ", ".join(f"'{t.name}'" for t in self.outputs[:3])
                 raise FeedError(
                     f"placeholder '{ph.name}' (shape {shape_str(ph.shape)}, {ph.dtype})"
-                    f"{_located(ph)} must be fed to compute {needed_by}; "
+                    f"{created_at(ph)} must be fed to compute {needed_by}; "
                     "pass it in the inputs of K.function")
         self._shape_cache: dict[tuple, dict] = {}
         self._lock = threading.Lock()
@@ -190,10 +185,10 @@ def _infer_concrete(node, shapes):
         shape, _ = node.op.infer(in_shapes, [s.dtype for s in node.inputs], node.attrs)
     except (ValueError, TypeError) as exc:
         detail = ", ".join(f"{shape_str(s)} {t.dtype}" for s, t in zip(in_shapes, node.inputs))
-        raise ShapeError(f"{node.op.name} '{node.name}'{_located(node)}: {exc} "
+        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: {exc} "
                          f"[run-time inputs: {detail}]") from None
     if not dims_compatible(node.shape, shape):
-        raise ShapeError(f"{node.op.name} '{node.name}'{_located(node)}: run-time shape "
+        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: run-time shape "
                          f"{shape_str(shape)} does not match its static shape "
                          f"{shape_str(node.shape)}")
     return tuple(shape)
@@ -212,9 +207,9 @@ def _run_op(node, values, shapes):
     try:
         out = op.kernel(args, in_shapes, attrs, shapes[node.id], node.dtype)
     except (IndexError, ValueError) as exc:
-        raise ShapeError(f"{op.name} '{node.name}'{_located(node)}: {exc}") from None
+        raise ShapeError(f"{op.name} '{node.name}'{created_at(node)}: {exc}") from None
     if out.shape != tuple(shapes[node.id]):
-        raise ShapeError(f"{op.name} '{node.name}'{_located(node)}: kernel produced shape "
+        raise ShapeError(f"{op.name} '{node.name}'{created_at(node)}: kernel produced shape "
                          f"{out.shape}, expected {shapes[node.id]}")
     if out.dtype.name != node.dtype:
         raise DTypeError(f"{op.name} '{node.name}': kernel produced {out.dtype}, "
