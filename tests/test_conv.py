@@ -513,3 +513,21 @@ def test_registry_ops_are_kernels():
     for name in ("conv", "depthwise_conv", "conv_transpose", "local_conv", "pool"):
         op = REGISTRY[name]
         assert callable(op.kernel) and callable(op.reference) and op.doc
+
+
+def test_conv2d_transpose_output_shape_checked_at_run_time():
+    x = K.placeholder(shape=(None, None, None, 1))
+    y = conv2d_transpose(x, K.ones((3, 3, 1, 1)), (None, 4, 4, 1), (2, 2), "same")
+    f = K.function([x], [y])
+    assert f([np.ones((1, 2, 2, 1), np.float32)])[0].shape == (1, 4, 4, 1)
+    with pytest.raises(ShapeError, match="not reachable"):
+        f([np.ones((1, 3, 3, 1), np.float32)])
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from symgraph.backend import _conv
+
+    result = doctest.testmod(_conv, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted >= 12

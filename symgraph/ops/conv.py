@@ -249,6 +249,7 @@ def _pad(x, pads, value=0.0):
         return x
     shape = (x.shape[0],) + tuple(n + b + a for n, (b, a) in zip(x.shape[1:-1], pads)) \
         + (x.shape[-1],)
+    check_size(shape)  # a huge dilation must not turn into a huge allocation
     out = np.full(shape, value, dtype=x.dtype)
     inner = (slice(None),) + tuple(slice(b, b + n) for n, (b, _) in
                                    zip(x.shape[1:-1], pads)) + (slice(None),)
@@ -317,6 +318,7 @@ def conv_transpose_channels_last(x, w, out_spatial, strides, padding, dilation):
     if fwd != x.shape[1:-1]:  # infer checked it; the slices below rely on it
         raise ValueError(f"output spatial shape {out_spatial} does not match the input")
     padded = tuple(o + b + a for o, (b, a) in zip(out_spatial, pads))
+    check_size((n, *padded, cout))
     buf = np.zeros((n, *padded, cout), dtype=x.dtype)
     kprod = math.prod(ksize)
     if x.size and cout and kprod:
