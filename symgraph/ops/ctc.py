@@ -1,0 +1,749 @@
+"""CTC ops: the loss (forward algorithm in log space), greedy and beam-search decoding,
+and the Theano backend's CTC helpers. Kernels are numba functions in one source
+string loaded through the kernel cache; every length, label and index is validated
+in Python before a kernel runs (the kernels do not bounds-check).
+
+How multi-output computations are packed (an op produces one array):
+
+* ``ctc_decode`` produces one float64 array ``(top_paths, batch, time + 1)``: columns
+  ``[:time]`` hold the decoded labels padded with -1 (exact: labels are small ints),
+  column ``time`` the path's score. The backend slices and casts it into TF's
+  outputs, so the search runs once however many outputs are evaluated.
+* ``ctc_update_log_p`` produces ``(S + 1,)``: ``[0]`` is ``active_next``, ``[1:]``
+  the new log-probabilities. ``ctc_path_probs`` produces ``(2, T, S)``: the log
+  probabilities and the mask (0./1.).
+
+Sizes: TF 2.2's ``ctc_decode`` densifies to ``(batch, time)`` (not to the longest
+decode), so its sizes follow from the input's shape. Theano's
+``ctc_create_skip_idxs`` returns a data-dependent number of indices; the runtime
+fixes shapes before kernels run, so here it returns its capacity
+``max((S - 3) // 2, 0)`` with unused slots set to ``S`` (never ``< active``, so
+``ctc_update_log_p`` ignores them exactly as it ignores inactive skips).
+
+Semantics (TF 2.2 ``tf.keras.backend``):
+
+* ``ctc_loss``: inputs ``x = log(y_pred + eps)``; TF's ``ctc_loss`` treats them as
+  logits and normalises each step with a log-softmax; blank = last class;
+  ``ctc_merge_repeated=True`` (a repeated label needs a blank between its copies),
+  ``preprocess_collapse_repeated=False``. No valid alignment gives ``inf``.
+* greedy: best class per step (first on ties), merge repeats, drop blanks; score is
+  ``-sum(max x)`` over the sequence.
+* beam: TF's prefix beam search on ``x - max(x)`` per step (TF does not normalise),
+  ``merge_repeated`` collapses repeats of the final label sequence; scores are the
+  beams' log totals, best first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import dtypes
+from .registry import GRAD_PENDING, KERNEL, NOT_DIFFERENTIABLE, Op, register
+
+_SOURCE = '''import math
+import numpy as np
+from numba import njit
+
+NEG_INF = -np.inf
+
+
+@njit(cache=CACHE, nogil=True, error_model='numpy')
+def _lse(a, b):
+    if a == NEG_INF:
+        return b
+    if b == NEG_INF:
+        return a
+    if a > b:
+        return a + math.log1p(math.exp(b - a))
+    return b + math.log1p(math.exp(a - b))
+
+
+@njit('void(float64[:, :, ::1], int64[:, ::1], int64[::1], int64[::1], float64[::1])',
+      cache=CACHE, nogil=True, error_model='numpy')
+def ctc_loss(x, labels, in_len, lab_len, out):
+    n_batch, n_time, n_class = x.shape
+    blank = n_class - 1
+    s_max = 2 * labels.shape[1] + 1
+    alpha = np.empty(s_max)
+    nxt = np.empty(s_max)
+    ext = np.empty(s_max, dtype=np.int64)
+    for b in range(n_batch):
+        n_states = 2 * lab_len[b] + 1
+        for s in range(n_states):
+            ext[s] = blank if s % 2 == 0 else labels[b, s // 2]
+        if in_len[b] == 0:
+            out[b] = 0.0 if n_states == 1 else np.inf
+            continue
+        for t in range(in_len[b]):
+            # log-softmax normaliser of this step (TF's ctc_loss takes logits)
+            m = NEG_INF
+            for c in range(n_class):
+                if x[b, t, c] > m:
+                    m = x[b, t, c]
+            total = 0.0
+            for c in range(n_class):
+                total += math.exp(x[b, t, c] - m)
+            norm = m + math.log(total)
+            if t == 0:
+                for s in range(n_states):
+                    alpha[s] = NEG_INF
+                alpha[0] = x[b, 0, blank] - norm
+                if n_states > 1:
+                    alpha[1] = x[b, 0, ext[1]] - norm
+                continue
+            for s in range(n_states):
+                a = alpha[s]
+                if s >= 1:
+                    a = _lse(a, alpha[s - 1])
+                if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
+                    a = _lse(a, alpha[s - 2])
+                nxt[s] = a + (x[b, t, ext[s]] - norm)
+            for s in range(n_states):
+                alpha[s] = nxt[s]
+        total = alpha[n_states - 1]
+        if n_states > 1:
+            total = _lse(total, alpha[n_states - 2])
+        out[b] = -total
+
+
+@njit('void(float64[:, :, ::1], int64[::1], float64[:, :, ::1])',
+      cache=CACHE, nogil=True, error_model='numpy')
+def greedy_decode(x, in_len, out):
+    n_batch, n_time, n_class = x.shape
+    blank = n_class - 1
+    for b in range(n_batch):
+        for j in range(n_time):
+            out[0, b, j] = -1.0
+        prev = -1
+        k = 0
+        score = 0.0
+        for t in range(in_len[b]):
+            best = 0
+            value = x[b, t, 0]
+            for c in range(1, n_class):
+                if x[b, t, c] > value:
+                    best = c
+                    value = x[b, t, c]
+            score -= value
+            if best != blank and best != prev:
+                out[0, b, k] = best
+                k += 1
+            prev = best
+        out[0, b, n_time] = score
+
+
+@njit('void(float64[:, :, ::1], int64[::1], int64, boolean, float64[:, :, ::1], int64[::1])',
+      cache=CACHE, nogil=True, error_model='numpy')
+def beam_decode(x, in_len, width, merge_repeated, out, n_beams):
+    n_batch, n_time, n_class = x.shape
+    blank = n_class - 1
+    n_labels = n_class - 1
+    top_paths = out.shape[0]
+    span = max(n_time, 1)
+    cap = width * (n_labels + 1)
+    pre = np.zeros((width, span), dtype=np.int64)      # prefixes of the beams
+    plen = np.zeros(width, dtype=np.int64)
+    pb = np.empty(width)                                # log P(prefix, ends in blank)
+    pnb = np.empty(width)                               # log P(prefix, ends in label)
+    par = np.empty(width, dtype=np.int64)               # beam holding prefix[:-1], or -1
+    npre = np.zeros((width, span), dtype=np.int64)
+    nplen = np.zeros(width, dtype=np.int64)
+    npb = np.empty(width)
+    npnb = np.empty(width)
+    npar = np.empty(width, dtype=np.int64)
+    c_src = np.empty(cap, dtype=np.int64)
+    c_lab = np.empty(cap, dtype=np.int64)               # -1: the beam itself
+    c_pb = np.empty(cap)
+    c_pnb = np.empty(cap)
+    c_tot = np.empty(cap)
+    has_child = np.zeros((width, max(n_labels, 1)), dtype=np.bool_)
+    new_index = np.empty(width, dtype=np.int64)
+    chosen = np.empty(width, dtype=np.int64)
+    for b in range(n_batch):
+        n = 1
+        plen[0] = 0
+        pb[0] = 0.0
+        pnb[0] = NEG_INF
+        par[0] = -1
+        for t in range(in_len[b]):
+            m = NEG_INF
+            for c in range(n_class):
+                if x[b, t, c] > m:
+                    m = x[b, t, c]
+            for j in range(n):
+                for c in range(n_labels):
+                    has_child[j, c] = False
+            for j in range(n):
+                if par[j] >= 0:
+                    has_child[par[j], pre[j, plen[j] - 1]] = True
+            nc = 0
+            # the beams themselves: add a blank, repeat the last label, or extend
+            # their parent (when the parent is a beam too)
+            for j in range(n):
+                old_total = _lse(pb[j], pnb[j])
+                label = NEG_INF
+                if plen[j] > 0:
+                    last = pre[j, plen[j] - 1]
+                    label = pnb[j]
+                    i = par[j]
+                    if i >= 0:
+                        if plen[i] > 0 and pre[i, plen[i] - 1] == last:
+                            previous = pb[i]
+                        else:
+                            previous = _lse(pb[i], pnb[i])
+                        label = _lse(label, previous)
+                    label += x[b, t, last] - m
+                c_src[nc] = j
+                c_lab[nc] = -1
+                c_pb[nc] = old_total + x[b, t, blank] - m
+                c_pnb[nc] = label
+                c_tot[nc] = _lse(c_pb[nc], label)
+                nc += 1
+            # new children (prefix + one label) that are not beams already
+            for j in range(n):
+                old_total = _lse(pb[j], pnb[j])
+                if old_total == NEG_INF:
+                    continue
+                last = pre[j, plen[j] - 1] if plen[j] > 0 else -1
+                for c in range(n_labels):
+                    if has_child[j, c]:
+                        continue
+                    previous = pb[j] if c == last else old_total
+                    v = x[b, t, c] - m + previous
+                    if not v > NEG_INF:
+                        continue
+                    c_src[nc] = j
+                    c_lab[nc] = c
+                    c_pb[nc] = NEG_INF
+                    c_pnb[nc] = v
+                    c_tot[nc] = v
+                    nc += 1
+            order = np.argsort(-c_tot[:nc], kind='mergesort')
+            n_new = min(width, nc)
+            for j in range(n):
+                new_index[j] = -1
+            for r in range(n_new):
+                k = order[r]
+                chosen[r] = k
+                j = c_src[k]
+                if c_lab[k] < 0:
+                    new_index[j] = r
+                length = plen[j]
+                for q in range(length):
+                    npre[r, q] = pre[j, q]
+                if c_lab[k] >= 0:
+                    npre[r, length] = c_lab[k]
+                    length += 1
+                nplen[r] = length
+                npb[r] = c_pb[k]
+                npnb[r] = c_pnb[k]
+            for r in range(n_new):
+                k = chosen[r]
+                j = c_src[k]
+                if c_lab[k] >= 0:
+                    npar[r] = new_index[j]
+                elif par[j] >= 0:
+                    npar[r] = new_index[par[j]]
+                else:
+                    npar[r] = -1
+            pre, npre = npre, pre
+            plen, nplen = nplen, plen
+            pb, npb = npb, pb
+            pnb, npnb = npnb, pnb
+            par, npar = npar, par
+            n = n_new
+        n_beams[b] = n
+        for j in range(n):
+            c_tot[j] = _lse(pb[j], pnb[j])
+        order = np.argsort(-c_tot[:n], kind='mergesort')
+        for p in range(min(top_paths, n)):
+            j = order[p]
+            for q in range(n_time):
+                out[p, b, q] = -1.0
+            k = 0
+            prev = -1
+            for q in range(plen[j]):
+                c = pre[j, q]
+                if not merge_repeated or c != prev:
+                    out[p, b, k] = c
+                    k += 1
+                prev = c
+            out[p, b, n_time] = c_tot[j]
+
+
+@njit(cache=CACHE, nogil=True, error_model='numpy')
+def _update(skip, zeros, active, cur, prev, out):
+    # one step of the Theano backend's ctc_update_log_p (probability space with a
+    # common factor, exactly as written there); returns active_next
+    n_states = cur.shape[0]
+    top = -1
+    for s in skip:
+        if s < active and s > top:
+            top = s
+    active_next = min(max(active + 1, top + 3), n_states)
+    common = prev[0]
+    for i in range(1, active):
+        if prev[i] > common:
+            common = prev[i]
+    p = np.empty(active_next)
+    for i in range(active_next):
+        p[i] = math.exp(prev[i] - common) if i < active else zeros[i]
+    q = p.copy()
+    for i in range(1, active_next):
+        q[i] = p[i] + p[i - 1]
+    for s in skip:
+        if s < active:
+            q[s + 2] += math.exp(prev[s] - common)
+    for i in range(n_states):
+        out[i] = zeros[i]
+    for i in range(active_next):
+        out[i] = cur[i] + (math.log(q[i]) + common)
+    return active_next
+
+
+@njit('void(int64[::1], float64[::1], int64, float64[::1], float64[::1], float64[::1])',
+      cache=CACHE, nogil=True, error_model='numpy')
+def update_log_p(skip, zeros, active, cur, prev, out):
+    out[0] = _update(skip, zeros, active, cur, prev, out[1:])
+
+
+@njit('void(float64[:, ::1], int64[::1], int64[::1], float64[:, :, ::1])',
+      cache=CACHE, nogil=True, error_model='numpy')
+def path_probs(log_sm, f_skip, b_skip, out):
+    n_time, n_states = log_sm.shape
+    zeros = np.zeros(n_states)
+    log_f = np.zeros((n_time, n_states))
+    log_b = np.zeros((n_time, n_states))
+    f_active = np.empty(n_time, dtype=np.int64)
+    b_active = np.empty(n_time, dtype=np.int64)
+    prev_f = np.zeros(n_states)
+    prev_b = np.zeros(n_states)
+    cur_b = np.empty(n_states)
+    fa = 1
+    ba = 1
+    for t in range(n_time):
+        fa = _update(f_skip, zeros, fa, log_sm[t], prev_f, log_f[t])
+        f_active[t] = fa
+        prev_f[:] = log_f[t]
+        for s in range(n_states):
+            cur_b[s] = log_sm[n_time - 1 - t, n_states - 1 - s]
+        ba = _update(b_skip, zeros, ba, cur_b, prev_b, log_b[t])
+        b_active[t] = ba
+        prev_b[:] = log_b[t]
+    for t in range(n_time):
+        for s in range(n_states):
+            tb = n_time - 1 - t
+            sb = n_states - 1 - s
+            out[0, t, s] = log_f[t, s] + log_b[tb, sb] - log_sm[t, s]
+            ok = s < f_active[t] and sb < b_active[tb]
+            out[1, t, s] = 1.0 if ok else 0.0
+'''
+
+
+def _module():
+    from ..compiler import kernel_cache
+
+    return kernel_cache.load(_SOURCE)
+
+
+# -- shared validation -----------------------------------------------------------------
+def _arg(a, dtype):
+    """A C-contiguous, writable, native array: the only layout the kernels compile for."""
+    return np.require(a, dtype=dtype, requirements=["C", "W"])
+
+
+def _log_inputs(y_pred, eps):
+    """``log(y_pred + eps)`` computed in y_pred's dtype (as TF does), then float64."""
+    y = np.asarray(y_pred)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.log(y + y.dtype.type(eps))
+    return _arg(x, np.float64)
+
+
+def _lengths(values, limit, what, limit_name):
+    values = np.asarray(values)
+    bad = (values < 0) | (values > limit)
+    if bad.any():
+        row = int(np.nonzero(bad)[0][0])
+        raise ValueError(f"{what}[{row}] = {int(values[row])} is outside [0, {limit}] "
+                         f"({limit_name})")
+    return _arg(values, np.int64)
+
+
+def _check_labels(labels, label_length, n_class):
+    labels = _arg(labels, np.int64)
+    used = np.arange(labels.shape[1])[None, :] < label_length[:, None]
+    bad = used & ((labels < 0) | (labels >= n_class - 1))
+    if bad.any():
+        b, j = (int(v[0]) for v in np.nonzero(bad))
+        raise ValueError(f"label {int(labels[b, j])} at [{b}, {j}] is not a class in "
+                         f"[0, {n_class - 1}) (class {n_class - 1} is the blank)")
+    return labels
+
+
+def _float_dtype(dtype, what):
+    if not dtypes.is_float(dtype):
+        raise TypeError(f"{what} must be floating point, got {dtype}")
+
+
+def _int_dtype(dtype, what):
+    if not dtypes.is_int(dtype):
+        raise TypeError(f"{what} must be integers, got {dtype}")
+
+
+def _same(a, b, what):
+    if a is not None and b is not None and a != b:
+        raise ValueError(what.format(a, b))
+
+
+# -- ctc_loss ------------------------------------------------------------------------
+def _loss_infer(in_shapes, in_dtypes, attrs):
+    pred, labels, in_len, lab_len = in_shapes
+    if pred is None or len(pred) != 3:
+        raise ValueError("y_pred must have rank 3 (batch, time, classes)")
+    if labels is None or len(labels) != 2:
+        raise ValueError("labels must have rank 2 (batch, max_label_length)")
+    for s, name in ((in_len, "input_length"), (lab_len, "label_length")):
+        if s is None or len(s) != 1:
+            raise ValueError(f"{name} must have rank 1 (batch,) here")
+    if pred[2] is not None and pred[2] < 1:
+        raise ValueError("y_pred needs at least one class (the blank)")
+    _float_dtype(in_dtypes[0], "y_pred")
+    for d, name in zip(in_dtypes[1:], ("labels", "input_length", "label_length")):
+        _int_dtype(d, name)
+    batch = None
+    for s in (pred, labels, in_len, lab_len):
+        _same(batch, s[0], "batch sizes differ: {} vs {}")
+        batch = batch if batch is not None else s[0]
+    return (batch,), in_dtypes[0]
+
+
+def _loss_prepare(arrays):
+    pred, labels, in_len, lab_len = arrays
+    _, n_time, n_class = pred.shape
+    in_len = _lengths(in_len, n_time, "input_length", "the time steps of y_pred")
+    lab_len = _lengths(lab_len, labels.shape[1], "label_length", "the padded label width")
+    labels = _check_labels(labels, lab_len, n_class)
+    return labels, in_len, lab_len
+
+
+def _loss_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    labels, in_len, lab_len = _loss_prepare(args)
+    out = np.empty(out_shape[0], dtype=np.float64)
+    if out.size:
+        _module().ctc_loss(_log_inputs(args[0], attrs["eps"]), labels, in_len, lab_len, out)
+    return out.astype(out_dtype)
+
+
+def _loss_reference(arrays, attrs, out_shape, out_dtype):
+    labels, in_len, lab_len = _loss_prepare(arrays)
+    x = _log_inputs(arrays[0], attrs["eps"])
+    out = np.empty(len(x))
+    for b in range(len(x)):
+        steps = x[b, :in_len[b]]
+        logp = steps - np.logaddexp.reduce(steps, axis=1, keepdims=True)
+        blank = x.shape[2] - 1
+        ext = [blank]
+        for lab in labels[b, :lab_len[b]]:
+            ext += [int(lab), blank]
+        if len(logp) == 0:
+            out[b] = 0.0 if len(ext) == 1 else np.inf
+            continue
+        alpha = np.full(len(ext), -np.inf)
+        alpha[:2] = logp[0, ext[:2]]
+        for row in logp[1:]:
+            new = np.full(len(ext), -np.inf)
+            for s in range(len(ext)):
+                terms = [alpha[s]]
+                if s >= 1:
+                    terms.append(alpha[s - 1])
+                if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
+                    terms.append(alpha[s - 2])
+                new[s] = np.logaddexp.reduce(terms) + row[ext[s]]
+            alpha = new
+        out[b] = -np.logaddexp.reduce(alpha[-2:])
+    return out.astype(out_dtype)
+
+
+CTC_LOSS = register(Op(
+    "ctc_loss", KERNEL, _loss_infer, _loss_reference, kernel=_loss_kernel, grad=GRAD_PENDING,
+    doc="CTC negative log-likelihood per sequence (forward algorithm in log space)"))
+
+
+# -- ctc_decode ----------------------------------------------------------------------
+def _decode_infer(in_shapes, in_dtypes, attrs):
+    pred, in_len = in_shapes
+    if pred is None or len(pred) != 3:
+        raise ValueError("y_pred must have rank 3 (batch, time, classes)")
+    if in_len is None or len(in_len) != 1:
+        raise ValueError("input_length must have rank 1 (batch,)")
+    _same(pred[0], in_len[0], "batch sizes differ: {} vs {}")
+    _float_dtype(in_dtypes[0], "y_pred")
+    _int_dtype(in_dtypes[1], "input_length")
+    if pred[2] is not None and pred[2] < 1:
+        raise ValueError("y_pred needs at least one class (the blank)")
+    batch = pred[0] if pred[0] is not None else in_len[0]
+    width = None if pred[1] is None else pred[1] + 1
+    return (attrs["top_paths"], batch, width), "float64"
+
+
+def _decode_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    pred, in_len = args
+    in_len = _lengths(in_len, pred.shape[1], "input_length", "the time steps of y_pred")
+    x = _log_inputs(pred, attrs["eps"])
+    out = np.empty(out_shape, dtype=np.float64)
+    if pred.shape[0] == 0:
+        return out
+    if attrs["greedy"]:
+        _module().greedy_decode(x, in_len, out)
+        return out
+    n_beams = np.zeros(pred.shape[0], dtype=np.int64)
+    _module().beam_decode(x, in_len, attrs["beam_width"], attrs["merge_repeated"], out,
+                          n_beams)
+    _check_beams(n_beams, attrs["top_paths"])
+    return out
+
+
+def _check_beams(n_beams, top_paths):
+    short = np.nonzero(np.asarray(n_beams) < top_paths)[0]
+    if len(short):
+        b = int(short[0])
+        raise ValueError(f"beam search of sequence {b} ended with {int(n_beams[b])} beams, "
+                         f"fewer than top_paths={top_paths} (TF: 'Less leaves in the beam "
+                         "search than requested')")
+
+
+def _decode_reference(arrays, attrs, out_shape, out_dtype):
+    pred, in_len = arrays
+    in_len = _lengths(in_len, pred.shape[1], "input_length", "the time steps of y_pred")
+    x = _log_inputs(pred, attrs["eps"])
+    n_batch, n_time, n_class = x.shape
+    blank = n_class - 1
+    out = np.full(out_shape, -1.0)
+    n_beams = []
+    for b in range(n_batch):
+        steps = x[b, :in_len[b]]
+        if attrs["greedy"]:
+            best = np.argmax(steps, axis=1) if len(steps) else np.zeros(0, dtype=int)
+            seq = [int(c) for k, c in enumerate(best)
+                   if c != blank and (k == 0 or c != best[k - 1])]
+            results = [(seq, -float(np.sum(np.max(steps, axis=1))) if len(steps) else 0.0)]
+        else:
+            results = _reference_beam(steps - steps.max(axis=1, keepdims=True) if len(steps)
+                                      else steps, blank, attrs["beam_width"])
+            n_beams.append(len(results))
+            results = [(_merge(seq) if attrs["merge_repeated"] else list(seq), score)
+                       for seq, score in results]
+        for p, (seq, score) in enumerate(results[:attrs["top_paths"]]):
+            out[p, b, :len(seq)] = seq
+            out[p, b, n_time] = score
+    if not attrs["greedy"]:
+        _check_beams(n_beams, attrs["top_paths"])
+    return out
+
+
+def _merge(seq):
+    return [c for k, c in enumerate(seq) if k == 0 or c != seq[k - 1]]
+
+
+def _reference_beam(steps, blank, width):
+    """Prefix beam search with a dict of prefix -> (log P blank, log P label)."""
+    beams = {(): (0.0, -np.inf)}
+    for row in steps:
+        new = {}
+        for prefix, (pb, pnb) in beams.items():
+            total = np.logaddexp(pb, pnb)
+            label = -np.inf
+            if prefix:
+                label = pnb
+                parent = beams.get(prefix[:-1])
+                if parent is not None:
+                    same = len(prefix) > 1 and prefix[-2] == prefix[-1]
+                    label = np.logaddexp(label, parent[0] if same else np.logaddexp(*parent))
+                label += row[prefix[-1]]
+            new[prefix] = (total + row[blank], label)
+        for prefix, (pb, pnb) in beams.items():
+            total = np.logaddexp(pb, pnb)
+            if total == -np.inf:
+                continue
+            for c in range(len(row) - 1):
+                child = prefix + (c,)
+                if child in beams:
+                    continue
+                previous = pb if prefix and prefix[-1] == c else total
+                if previous + row[c] > -np.inf:
+                    new[child] = (-np.inf, previous + row[c])
+        ranked = sorted(new.items(), key=lambda kv: -np.logaddexp(*kv[1]))
+        beams = dict(ranked[:width])
+    ranked = sorted(beams.items(), key=lambda kv: -np.logaddexp(*kv[1]))
+    return [(list(p), float(np.logaddexp(*v))) for p, v in ranked]
+
+
+CTC_DECODE = register(Op(
+    "ctc_decode", KERNEL, _decode_infer, _decode_reference, kernel=_decode_kernel,
+    grad=NOT_DIFFERENTIABLE,
+    doc="greedy or prefix-beam CTC decoding, packed (top_paths, batch, time + 1): "
+        "labels padded with -1, then the score"))
+
+
+# -- Theano backend helpers ----------------------------------------------------------
+def skip_capacity(n_states):
+    return max((n_states - 3) // 2, 0)
+
+
+def _skip_infer(in_shapes, in_dtypes, attrs):
+    (y,) = in_shapes
+    if y is None or len(y) != 1:
+        raise ValueError("Y must have rank 1")
+    if dtypes.is_bool(in_dtypes[0]):
+        raise TypeError("Y must be numeric")
+    return (None if y[0] is None else skip_capacity(y[0]),), "int64"
+
+
+def _skip_compute(y):
+    n = len(y)
+    cand = np.arange(skip_capacity(n), dtype=np.int64) * 2 + 1
+    keep = cand[y[cand] != y[cand + 2]]
+    out = np.full(len(cand), n, dtype=np.int64)
+    out[:len(keep)] = keep
+    return out
+
+
+def _skip_reference(arrays, attrs, out_shape, out_dtype):
+    y = arrays[0]
+    n = len(y)
+    found = [i for i in range(1, n - 2, 2) if y[i] != y[i + 2]][:skip_capacity(n)]
+    return np.array(found + [n] * (skip_capacity(n) - len(found)), dtype=np.int64)
+
+
+CTC_SKIP_IDXS = register(Op(
+    "ctc_skip_idxs", KERNEL, _skip_infer, _skip_reference, grad=NOT_DIFFERENTIABLE,
+    kernel=lambda args, in_shapes, attrs, out_shape, out_dtype: _skip_compute(args[0]),
+    doc="Theano CTC skip indices (odd i with Y[i] != Y[i+2]), padded with len(Y)"))
+
+
+def _update_infer(in_shapes, in_dtypes, attrs):
+    skip, zeros, active, cur, prev = in_shapes
+    if skip is None or len(skip) != 1:
+        raise ValueError("skip_idxs must have rank 1")
+    if active != ():
+        raise ValueError("active must be a scalar")
+    n = None
+    for s, name in ((zeros, "zeros"), (cur, "log_p_curr"), (prev, "log_p_prev")):
+        if s is None or len(s) != 1:
+            raise ValueError(f"{name} must have rank 1")
+        _same(n, s[0], "zeros, log_p_curr and log_p_prev differ in length: {} vs {}")
+        n = n if n is not None else s[0]
+    _int_dtype(in_dtypes[0], "skip_idxs")
+    _int_dtype(in_dtypes[2], "active")
+    for d, name in zip((in_dtypes[1], in_dtypes[3], in_dtypes[4]),
+                       ("zeros", "log_p_curr", "log_p_prev")):
+        _float_dtype(d, name)
+    return (None if n is None else n + 1,), "float64"
+
+
+def _update_check(skip, active, n_states):
+    active = int(active)
+    if not 1 <= active <= n_states:
+        raise ValueError(f"active = {active} is outside [1, {n_states}]")
+    used = skip[skip < active]
+    if (used < 0).any() or (used + 2 >= n_states).any():
+        bad = int(used[(used < 0) | (used + 2 >= n_states)][0])
+        raise IndexError(f"skip index {bad} is outside [0, {n_states - 3}]")
+    return active
+
+
+def _update_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    skip, zeros, active, cur, prev = args
+    n_states = len(cur)
+    skip = _arg(skip, np.int64)
+    active = _update_check(skip, active, n_states)
+    out = np.empty(n_states + 1, dtype=np.float64)
+    f64 = [_arg(a, np.float64) for a in (zeros, cur, prev)]
+    _module().update_log_p(skip, f64[0], active, f64[1], f64[2], out)
+    return out
+
+
+def _update_reference(arrays, attrs, out_shape, out_dtype):
+    skip, zeros, active, cur, prev = (np.asarray(a) for a in arrays)
+    n_states = len(cur)
+    active = _update_check(skip.astype(np.int64), active, n_states)
+    zeros = zeros.astype(np.float64)
+    active_skip = skip[skip < active]
+    active_next = min(max(active + 1, int(np.max(np.append(active_skip, -1))) + 3), n_states)
+    common = np.max(prev[:active])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_prev = np.exp(prev[:active].astype(np.float64) - common)
+        q = zeros[:active_next].copy()
+        q[:active] = p_prev
+        q[1:] = q[1:] + q[:-1]
+        np.add.at(q, active_skip + 2, p_prev[active_skip])
+        new = zeros.copy()
+        new[:active_next] = cur[:active_next] + (np.log(q) + common)
+    return np.concatenate([[active_next], new]).astype(np.float64)
+
+
+CTC_UPDATE_LOG_P = register(Op(
+    "ctc_update_log_p", KERNEL, _update_infer, _update_reference, kernel=_update_kernel,
+    grad=GRAD_PENDING,
+    doc="one Theano CTC recursion step, packed (S + 1,): active_next, then log p"))
+
+
+def _paths_infer(in_shapes, in_dtypes, attrs):
+    pred, y = in_shapes
+    if pred is None or len(pred) != 2:
+        raise ValueError("predict must have rank 2 (time, classes)")
+    if y is None or len(y) != 1:
+        raise ValueError("Y must have rank 1")
+    if y[0] == 0:
+        raise ValueError("Y must not be empty")
+    _float_dtype(in_dtypes[0], "predict")
+    _int_dtype(in_dtypes[1], "Y")
+    return (2, pred[0], y[0]), "float64"
+
+
+def _paths_prepare(pred, y, alpha):
+    n_class = pred.shape[1]
+    y = np.asarray(y, dtype=np.int64)
+    if len(y) == 0:
+        raise ValueError("Y must not be empty")
+    bad = (y < -n_class) | (y >= n_class)
+    if bad.any():
+        raise IndexError(f"Y holds class {int(y[bad][0])}, outside [-{n_class}, {n_class})")
+    smoothed = (1 - alpha) * np.asarray(pred, dtype=np.float64)[:, y] + alpha / len(y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _arg(np.log(smoothed), np.float64), y
+
+
+def _paths_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    log_sm, y = _paths_prepare(args[0], args[1], attrs["alpha"])
+    out = np.empty(out_shape, dtype=np.float64)
+    _module().path_probs(log_sm, _skip_compute(y), _skip_compute(y[::-1].copy()), out)
+    return out
+
+
+def _paths_reference(arrays, attrs, out_shape, out_dtype):
+    log_sm, y = _paths_prepare(arrays[0], arrays[1], attrs["alpha"])
+    n_time, n_states = log_sm.shape
+    zeros = np.zeros(n_states)
+
+    def run(rows, skip):
+        active, prev, logs, actives = 1, zeros, [], []
+        for row in rows:
+            packed = _update_reference([skip, zeros, active, row, prev], {}, None, None)
+            active, prev = int(packed[0]), packed[1:]
+            logs.append(prev)
+            actives.append(active)
+        return np.array(logs).reshape(n_time, n_states), np.array(actives, dtype=np.int64)
+
+    log_f, f_active = run(log_sm, _skip_reference([y], {}, None, None))
+    log_b, b_active = run(log_sm[::-1, ::-1], _skip_reference([y[::-1]], {}, None, None))
+    idx = np.arange(n_states)[None, :]
+    mask = (idx < f_active[:, None]) & (idx < b_active[:, None])[::-1, ::-1]
+    return np.stack([log_f + log_b[::-1, ::-1] - log_sm, mask.astype(np.float64)])
+
+
+CTC_PATH_PROBS = register(Op(
+    "ctc_path_probs", KERNEL, _paths_infer, _paths_reference, kernel=_paths_kernel,
+    grad=GRAD_PENDING,
+    doc="Theano CTC forward-backward path log-probabilities and mask, packed (2, T, S)"))
