@@ -4,6 +4,18 @@ Every function builds graph nodes with static shapes and dtypes; nothing runs un
 ``K.eval`` or a ``K.function`` is called. See ``docs/api.md`` for the list of names.
 """
 
+from ._compat import (  # noqa: F401
+    Function,
+    eager,
+    get_session,
+    image_dim_ordering,
+    is_symbolic,
+    manual_variable_initialization,
+    set_image_dim_ordering,
+    set_session,
+    symbolic,
+    v1_variable_initialization,
+)
 from ._creation import (  # noqa: F401
     cast,
     cast_to_floatx,
@@ -32,7 +44,21 @@ from ._extra import (  # noqa: F401
     reverse,
     slice,
 )
+from ._image import (  # noqa: F401
+    normalize_data_format,
+    resize_images,
+    resize_volumes,
+    spatial_2d_padding,
+    spatial_3d_padding,
+    temporal_padding,
+)
 from ._linalg import batch_dot, dot  # noqa: F401
+from ._losses import (  # noqa: F401
+    binary_crossentropy,
+    categorical_crossentropy,
+    in_top_k,
+    sparse_categorical_crossentropy,
+)
 from ._math import (  # noqa: F401
     abs,
     clip,
@@ -54,7 +80,30 @@ from ._math import (  # noqa: F401
     sqrt,
     square,
 )
+from ._misc import (  # noqa: F401
+    cumprod,
+    cumsum,
+    gather,
+    pattern_broadcast,
+    random_normal_variable,
+    random_uniform_variable,
+    size,
+)
 from ._nn import elu, hard_sigmoid, relu, sigmoid, softmax, softplus, softsign, tanh  # noqa: F401
+from ._normalization import (  # noqa: F401
+    batch_normalization,
+    bias_add,
+    dropout,
+    normalize_batch_in_training,
+)
+from ._phase import (  # noqa: F401
+    in_test_phase,
+    in_train_phase,
+    learning_phase,
+    learning_phase_scope,
+    set_learning_phase,
+    switch,
+)
 from ._reduce import (  # noqa: F401
     all,
     any,
@@ -108,4 +157,13 @@ from ._shape import (  # noqa: F401
     stack,
     tile,
     transpose,
+)
+from ._updates import (  # noqa: F401
+    control_dependencies,
+    moving_average_update,
+    print_tensor,
+    stop_gradient,
+    update,
+    update_add,
+    update_sub,
 )

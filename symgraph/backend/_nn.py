@@ -83,4 +83,6 @@ def softmax(x, axis: int = -1) -> Tensor:
     x = ops.as_tensor(x)
     shifted = x - _reduce("max", x, axis, True)
     e = ops.unary("exp", shifted)
-    return e / _reduce("sum", e, axis, True)
+    out = e / _reduce("sum", e, axis, True)
+    out._softmax_of = (x, axis)  # crossentropies read the logits back (stable path)
+    return out

@@ -43,7 +43,10 @@ def clear_session() -> None:
         >>> import symgraph.backend as K
         >>> K.clear_session()
     """
+    from ._compat import reset
+
     _graph.reset_default_graph()
+    reset()
 
 
 def get_graph() -> _graph.Graph:

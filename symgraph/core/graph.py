@@ -23,6 +23,9 @@ class Graph:
         self.plan_cache: dict = {}  # compiled plans of K.eval, keyed by outputs
         self.rng_counters: dict[int, int] = {}  # per random node: evaluations so far
         self.uids: dict[str, int] = {}
+        self._controls: list[tuple] = []  # control_dependencies contexts (controls, reads)
+        self.learning_phase_value: int | None = None  # set_learning_phase
+        self.learning_phase_tensor = None  # the placeholder, made on first use
         self.lock = threading.RLock()
 
     # -- naming ---------------------------------------------------------------
@@ -60,8 +63,39 @@ class Graph:
     def lookup(self, key: tuple):
         return self._table.get(key)
 
+    @contextlib.contextmanager
+    def control_dependencies(self, control_inputs) -> Iterator[None]:
+        """Nodes created inside are computed after ``control_inputs``; inside, a node
+        reading a variable that one of them updates reads the updated value."""
+        from ..ops.state import assigned_variable
+        from .tensor import Tensor
+
+        controls = list(self._controls[-1][0]) if self._controls else []
+        reads = dict(self._controls[-1][1]) if self._controls else {}
+        for c in control_inputs if control_inputs is not None else []:
+            if not isinstance(c, Tensor) or c.graph is not self:
+                raise GraphError(f"control_dependencies takes tensors of this graph, got {c!r}")
+            controls.append(c)
+            var = assigned_variable(c)
+            if var is not None:
+                reads[var.id] = c
+        self._controls.append((tuple(controls), reads))
+        try:
+            yield
+        finally:
+            self._controls.pop()
+
     def make(self, op, inputs: tuple, attrs: dict | None = None, name: str | None = None):
         """Return the node ``op(*inputs, **attrs)``, creating it only if it is new."""
+        if not self._controls or op.name == "after":
+            return self._make(op, inputs, attrs, name)
+        from ..ops.state import after
+
+        controls, reads = self._controls[-1]
+        inputs = tuple(reads.get(getattr(t, "id", None), t) for t in inputs)
+        return after(self._make(op, inputs, attrs, name), controls)
+
+    def _make(self, op, inputs: tuple, attrs: dict | None = None, name: str | None = None):
         from .tensor import Tensor
 
         attrs = attrs or {}

@@ -188,7 +188,14 @@ class Tensor:
         return _ops().transpose(self)
 
 class Placeholder(Tensor):
-    """A graph input: a shape with ``None`` for unknown dims, fed when a function runs."""
+    """A graph input: a shape with ``None`` for unknown dims, fed when a function runs.
+
+    ``default`` (a NumPy array or ``None``) is the value used when a function does not
+    take the placeholder as an input (TF's ``placeholder_with_default``; the learning
+    phase is one).
+    """
+
+    default = None
 
 class Constant(Tensor):
     """A tensor with a fixed value known at build time (stored read-only)."""

@@ -1,7 +1,18 @@
 """Op families. Importing this package fills the registry; the builders below are
 what the backend and the Tensor operators call."""
 
-from . import elementwise, leaves, linalg, random, reduce, shape  # noqa: F401
+from . import (  # noqa: F401
+    elementwise,
+    image,
+    indexing,
+    leaves,
+    linalg,
+    random,
+    reduce,
+    scan,
+    shape,
+    state,
+)
 from .elementwise import binary, cast, fill_like, unary, where  # noqa: F401
 from .leaves import as_tensor, constant, placeholder, variable  # noqa: F401
 from .linalg import matmul  # noqa: F401

@@ -196,6 +196,9 @@ SOFTSIGN = _def("softsign", 1, "({0} / (1.0 + abs({0})))", lambda x: x / (1 + np
 ROUND = _def("round", 1, _round_template, np.rint, _same)
 IDENTITY = _def("identity", 1, "{0}", lambda x: np.array(x, copy=True), _same,
                 operand_type="raw", doc="a new node with the same value")
+STOP_GRADIENT = _def("stop_gradient", 1, "{0}", lambda x: np.array(x, copy=True), _same,
+                     operand_type="raw", grad=NOT_DIFFERENTIABLE,
+                     doc="the identity for values; blocks gradients (they are zero through it)")
 ISFINITE = _def("isfinite", 1, _isfinite_template, np.isfinite, _to_bool, operand_type="raw",
                 grad=NOT_DIFFERENTIABLE)
 LOGICAL_NOT = _def("logical_not", 1, _not_template, np.logical_not, _to_bool,
@@ -250,7 +253,7 @@ FILL = register(Op(
 # -- builders used by the backend and by Tensor operators --------------------------
 _UNARY = {op.name: op for op in (NEGATIVE, ABS, SIGN, SQUARE, SQRT, EXP, EXPM1, LOG, LOG1P,
                                   SIN, COS, TANH, SIGMOID, SOFTPLUS, SOFTSIGN, ROUND, IDENTITY,
-                                  ISFINITE, LOGICAL_NOT)}
+                                  STOP_GRADIENT, ISFINITE, LOGICAL_NOT)}
 _BINARY = {op.name: op for op in (ADD, SUBTRACT, MULTIPLY, TRUE_DIVIDE, FLOOR_DIVIDE, MOD,
                                    POWER, MAXIMUM, MINIMUM, EQUAL, NOT_EQUAL, GREATER,
                                    GREATER_EQUAL, LESS, LESS_EQUAL, LOGICAL_AND, LOGICAL_OR)}

@@ -69,6 +69,10 @@ def draw(out, seed, counter, dist, a, b):
 
 
 def _infer(in_shapes, in_dtypes, attrs):
+    if "target" in attrs:  # dims taken from another tensor's (run-time) shape
+        from .shape import resolve_target
+
+        return tuple(resolve_target(attrs["target"], in_shapes)), attrs["dtype"]
     return attrs["shape"], attrs["dtype"]
 
 
@@ -112,8 +116,16 @@ def draw_seed(seed) -> int:
     return int(seed) % 2**63
 
 
-def random(dist: str, shape, a: float, b: float, dtype, seed):
-    """Build a random node of a fully known ``shape``."""
+def random(dist: str, shape, a: float, b: float, dtype, seed, like=None):
+    """Build a random node of a fully known ``shape``, or, with ``like`` (a tensor),
+    of a shape whose entries are ints or ``(0, axis)`` refs to ``like``'s dims, known
+    at run time."""
+    if like is not None:
+        graph = like.graph
+        attrs = {"dist": dist, "target": tuple(shape), "dtype": dtypes.normalize(dtype),
+                 "a": float(a), "b": float(b), "seed": draw_seed(seed),
+                 "instance": len(graph.nodes)}
+        return graph.make(RANDOM, (like,), attrs)
     shape = normalize_shape(shape)
     if not is_fully_known(shape):
         raise ValueError(f"random_{dist}: the shape must be fully known, got {shape}")

@@ -26,6 +26,8 @@ def check_feed(ph, value) -> np.ndarray:
     except Exception as exc:  # ragged lists and the like
         raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects an array of {expected}; "
                         f"could not convert the fed value: {exc}") from None
+    if ph.dtype == "bool" and array.dtype.kind in "iu" and np.isin(array, (0, 1)).all():
+        array = array.astype(bool)  # flags such as the learning phase are fed as 0/1
     if array.dtype.kind not in "biuf" or not np.can_cast(array.dtype, ph.dtype, "same_kind"):
         raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects {expected}; "
                         f"got an array of dtype {array.dtype} that does not convert safely")

@@ -32,8 +32,9 @@ class Function:
     Args:
         inputs: placeholders, fed in this order on every call.
         outputs: tensors to compute (a single tensor gives a single-item list).
-        updates: ``(variable, new_value)`` pairs, computed from the values before the
-            call and assigned after the outputs are computed.
+        updates: ``(variable, new_value)`` pairs or update ops (``K.update``,
+            ``K.update_add``...), computed from the values before the call and
+            assigned after the outputs are computed.
         name: a label for inspection.
         fuse: fuse elementwise chains into single loops (off only to test fusion).
     """
@@ -52,7 +53,11 @@ class Function:
             if not isinstance(t, Tensor):
                 raise GraphError(f"K.function outputs must be tensors, got {type(t).__name__}")
         self.updates = []
+        update_ops = []  # K.update* nodes: applied like any assign the plan reaches
         for pair in updates or []:
+            if isinstance(pair, Tensor):  # an update op (or a node ordered after one)
+                update_ops.append(pair)
+                continue
             try:
                 var, value = pair
             except (TypeError, ValueError):
@@ -62,15 +67,26 @@ class Function:
                 raise GraphError(f"update target must be a variable, got {var!r}")
             value = _as_update_value(value, var)
             self.updates.append((var, value))
-        targets = self.outputs + [v for _, v in self.updates]
+        targets = self.outputs + [v for _, v in self.updates] + update_ops
         graphs = {t.graph for t in targets + self.inputs}
         if len(graphs) > 1:
             raise GraphError("K.function got tensors from different graphs "
                              "(some were created before K.clear_session()?)")
         self.plan = compile_plan(targets, fuse_elementwise=fuse)
+        # update ops (K.update*, reached from the outputs or updates) take effect
+        # after the call; their values must survive the memory plan
+        assigns = [s.node for s in self.plan.steps if s.node.op.name == "assign"]
+        target_ids = {t.id for t in targets}
+        if any(a.id not in target_ids for a in assigns):
+            self.plan = compile_plan(targets + [a for a in assigns if a.id not in target_ids],
+                                     fuse_elementwise=fuse)
+        self._assigns = assigns
         fed = {t.id for t in self.inputs}
+        self._defaults = {}
         for ph in self.plan.placeholders:
-            if ph.id not in fed:
+            if ph.id not in fed and ph.default is not None:
+                self._defaults[ph.id] = ph.default
+            elif ph.id not in fed:
                 needed_by = ", ".join(f"'{t.name}'" for t in self.outputs[:3])
                 raise FeedError(
                     f"placeholder '{ph.name}' (shape {shape_str(ph.shape)}, {ph.dtype})"
@@ -96,10 +112,14 @@ class Function:
             raise FeedError(f"this function takes {len(self.inputs)} inputs "
                             f"({', '.join(t.name for t in self.inputs)}), got {len(inputs)}")
         feeds = {ph.id: check_feed(ph, v) for ph, v in zip(self.inputs, inputs)}
+        if self._defaults:
+            feeds.update(self._defaults)
         values, owned = self._run(feeds)
         results = [self._output(t, values, owned) for t in self.outputs]
         for var, new in self.updates:
             var.assign(values[new.id])
+        for node in self._assigns:
+            node.inputs[0].assign(values[node.id])
         return results
 
     def _output(self, t, values, owned) -> np.ndarray:
