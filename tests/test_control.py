@@ -295,6 +295,17 @@ def test_map_fn_tuple_elems_and_results_and_reference():
         assert_close(r, e, "float32")
 
 
+def test_scalar_capture_read_directly():
+    x = K.placeholder((None, 2))
+    scale = K.placeholder((), name="scale")
+    y = map_fn(lambda r: r * scale, x)
+    z = foldl(lambda acc, v: acc + scale, x, initializer=K.constant(0.0))
+    xv = np.arange(6, dtype="float32").reshape(3, 2)
+    got = K.function([x, scale], [y, z])([xv, 3.0])
+    assert_close(got[0], xv * 3, "float32")
+    assert_close(got[1], np.array(9.0), "float32")
+
+
 def test_nested_map_fn():
     x = K.placeholder((None, None))
     y = map_fn(lambda row: map_fn(lambda v: v * v + 1.0, row), x)

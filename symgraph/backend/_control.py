@@ -112,6 +112,11 @@ def rnn(step_function, inputs, initial_states, go_backwards: bool = False, mask=
         time_major: ``inputs`` and ``mask`` put time first.
         zero_output_for_mask: masked steps output zeros instead of repeating.
 
+    Masking without states is allowed (TF 2.2 refuses it in its while-loop path
+    only). With ``go_backwards``, ``zero_output_for_mask`` zeroes the outputs of the
+    masked steps in processing order, rolled or unrolled (TF 2.2's unrolled path
+    applies the unreversed mask there, which disagrees with its own loop path).
+
     Returns:
         ``(last_output, outputs, new_states)``: the output of the last step
         ``(batch, ...)``; every step's output ``(batch, time, ...)`` (``(time, batch,
@@ -132,9 +137,11 @@ def rnn(step_function, inputs, initial_states, go_backwards: bool = False, mask=
         ...     return total * 10.0, [total]
         >>> last, outputs, states = K.rnn(step, x, [K.zeros((1, 1))])
         >>> f = K.function([x], [last, outputs, states[0]])
-        >>> [a.ravel() for a in f([np.array([[[1.0], [2.0], [3.0]]])])]
-        [array([60.], dtype=float32), array([10., 30., 60.], dtype=float32), array([6.], \
-dtype=float32)]
+        >>> last_v, outputs_v, state_v = f([np.array([[[1.0], [2.0], [3.0]]])])
+        >>> outputs_v.ravel()
+        array([10., 30., 60.], dtype=float32)
+        >>> last_v.ravel(), state_v.ravel()
+        (array([60.], dtype=float32), array([6.], dtype=float32))
     """
     del input_length  # informational, as in TF 2.2's loop (lengths come from inputs)
     flat_inputs, in_container = _flatten(inputs, "rnn inputs")
@@ -149,6 +156,8 @@ dtype=float32)]
         states = [initial_states]
     else:
         states = [ops.as_tensor(s) for s in initial_states]
+    if isinstance(constants, Tensor):
+        constants = [constants]
     constants = [ops.as_tensor(c) for c in (constants or [])]
     seqs = list(flat_inputs) if time_major else [_swap01(x) for x in flat_inputs]
     steps = _static_length("rnn", seqs)

@@ -232,8 +232,9 @@ def _scan_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     layout = body.layout(in_shapes)
     buffer = np.empty(out_shape, dtype=np.uint8)
     seqs, states, caps = _split(body, args)
-    seqs = [np.ascontiguousarray(a) for a in seqs]  # contiguous per-step slices
-    caps = [np.ascontiguousarray(a) for a in caps]
+    # contiguous per-step slices (np.require keeps 0-d arrays 0-d)
+    seqs = [np.require(a, requirements="C") for a in seqs]
+    caps = [np.require(a, requirements="C") for a in caps]
     n_y = len(body.step_outputs)
     parts = [layout.part(buffer, k) for k in range(len(layout.shapes))]
     fn = body.function()
