@@ -11,19 +11,27 @@ import symgraph.backend as K
 from symgraph import config
 from symgraph import inspect as sg_inspect
 from symgraph.backend import (
+    _compat,
     _creation,
     _extra,
+    _image,
     _linalg,
+    _losses,
     _math,
+    _misc,
     _nn,
+    _normalization,
+    _phase,
     _reduce,
     _session,
     _shape,
+    _updates,
 )
 from symgraph.inspect import text
 
 PUBLIC = sorted(n for n in dir(K) if not n.startswith("_") and callable(getattr(K, n)))
-MODULES = [_creation, _extra, _linalg, _math, _nn, _reduce, _session, _shape, config, text]
+MODULES = [_compat, _creation, _extra, _image, _linalg, _losses, _math, _misc, _nn,
+           _normalization, _phase, _reduce, _session, _shape, _updates, config, text]
 
 
 @pytest.mark.parametrize("name", PUBLIC)

@@ -78,8 +78,8 @@ def moving_average_update(x: Variable, value, momentum) -> Tensor:
     Example:
         >>> import symgraph.backend as K
         >>> m = K.variable([0.0, 10.0])
-        >>> K.eval(K.moving_average_update(m, K.constant([10.0, 10.0]), 0.9))
-        array([ 1., 10.], dtype=float32)
+        >>> K.eval(K.moving_average_update(m, K.constant([10.0, 10.0]), 0.5))
+        array([ 5., 10.], dtype=float32)
     """
     value = ops.as_tensor(value, like=x)
     momentum = ops.as_tensor(momentum, like=x)
