@@ -87,14 +87,18 @@ def route_im2col(x, w):
                                        dilation=(1, 1))
 
 
-def median_time(fn, repeats):
-    fn()  # warm-up (numba compile, caches)
-    times = []
+def median_times(routes, repeats):
+    """Median seconds per route. Routes run interleaved (one call of each per round) so
+    that load from other processes hits them alike and the ratios stay fair."""
+    for fn in routes.values():
+        fn()  # warm-up (numba compile, caches)
+    times = {name: [] for name in routes}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in routes.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def bench_layer(label, x, w, repeats):
@@ -112,10 +116,10 @@ def bench_layer(label, x, w, repeats):
     tol = 1e-4 if x.dtype == np.float32 else 1e-10
     for name, fn in routes.items():
         np.testing.assert_allclose(fn(), expected, rtol=tol, atol=tol, err_msg=name)
-    base = median_time(routes["numpy_ref"], repeats)
+    medians = median_times(routes, repeats)
+    base = medians["numpy_ref"]
     print(f"\n{label}  x{x.shape} {x.dtype} kernel{w.shape}")
-    for name, fn in routes.items():
-        t = base if name == "numpy_ref" else median_time(fn, repeats)
+    for name, t in medians.items():
         print(f"  {name:13s} {t * 1e3:9.3f} ms   ratio {t / base:6.3f}")
 
 
