@@ -40,7 +40,7 @@ import numpy as np
 from ..core import dtypes
 from .registry import GRAD_PENDING, KERNEL, NOT_DIFFERENTIABLE, Op, register
 
-_SOURCE = '''import math
+_PRELUDE = '''import math
 import numpy as np
 from numba import njit
 
@@ -58,6 +58,10 @@ def _lse(a, b):
     return b + math.log1p(math.exp(a - b))
 
 
+'''
+
+# one module per family: loading one compiles only its own kernels
+_LOSS_SOURCE = _PRELUDE + '''
 @njit('void(float64[:, :, ::1], int64[:, ::1], int64[::1], int64[::1], float64[::1])',
       cache=CACHE, nogil=True, error_model='numpy')
 def ctc_loss(x, labels, in_len, lab_len, out):
@@ -104,8 +108,9 @@ def ctc_loss(x, labels, in_len, lab_len, out):
         if n_states > 1:
             total = _lse(total, alpha[n_states - 2])
         out[b] = -total
+'''
 
-
+_DECODE_SOURCE = _PRELUDE + '''
 @njit('void(float64[:, :, ::1], int64[::1], float64[:, :, ::1])',
       cache=CACHE, nogil=True, error_model='numpy')
 def greedy_decode(x, in_len, out):
@@ -269,8 +274,9 @@ def beam_decode(x, in_len, width, merge_repeated, out, n_beams):
                     k += 1
                 prev = c
             out[p, b, n_time] = c_tot[j]
+'''
 
-
+_THEANO_SOURCE = _PRELUDE + '''
 @njit(cache=CACHE, nogil=True, error_model='numpy')
 def _update(skip, zeros, active, cur, prev, out):
     # one step of the Theano backend's ctc_update_log_p (probability space with a
@@ -340,10 +346,10 @@ def path_probs(log_sm, f_skip, b_skip, out):
 '''
 
 
-def _module():
+def _module(source):
     from ..compiler import kernel_cache
 
-    return kernel_cache.load(_SOURCE)
+    return kernel_cache.load(source)
 
 
 # -- shared validation -----------------------------------------------------------------
@@ -431,7 +437,8 @@ def _loss_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     labels, in_len, lab_len = _loss_prepare(args)
     out = np.empty(out_shape[0], dtype=np.float64)
     if out.size:
-        _module().ctc_loss(_log_inputs(args[0], attrs["eps"]), labels, in_len, lab_len, out)
+        x = _log_inputs(args[0], attrs["eps"])
+        _module(_LOSS_SOURCE).ctc_loss(x, labels, in_len, lab_len, out)
     return out.astype(out_dtype)
 
 
@@ -495,11 +502,11 @@ def _decode_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     if pred.shape[0] == 0:
         return out
     if attrs["greedy"]:
-        _module().greedy_decode(x, in_len, out)
+        _module(_DECODE_SOURCE).greedy_decode(x, in_len, out)
         return out
     n_beams = np.zeros(pred.shape[0], dtype=np.int64)
-    _module().beam_decode(x, in_len, attrs["beam_width"], attrs["merge_repeated"], out,
-                          n_beams)
+    _module(_DECODE_SOURCE).beam_decode(x, in_len, attrs["beam_width"],
+                                        attrs["merge_repeated"], out, n_beams)
     _check_beams(n_beams, attrs["top_paths"])
     return out
 
@@ -660,7 +667,7 @@ def _update_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     active = _update_check(skip, active, n_states)
     out = np.empty(n_states + 1, dtype=np.float64)
     f64 = [_arg(a, np.float64) for a in (zeros, cur, prev)]
-    _module().update_log_p(skip, f64[0], active, f64[1], f64[2], out)
+    _module(_THEANO_SOURCE).update_log_p(skip, f64[0], active, f64[1], f64[2], out)
     return out
 
 
@@ -718,7 +725,7 @@ def _paths_prepare(pred, y, alpha):
 def _paths_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     log_sm, y = _paths_prepare(args[0], args[1], attrs["alpha"])
     out = np.empty(out_shape, dtype=np.float64)
-    _module().path_probs(log_sm, _skip_compute(y), _skip_compute(y[::-1].copy()), out)
+    _module(_THEANO_SOURCE).path_probs(log_sm, _skip_compute(y), _skip_compute(y[::-1].copy()), out)
     return out
 
 
