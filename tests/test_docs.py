@@ -12,8 +12,12 @@ from symgraph import config
 from symgraph import inspect as sg_inspect
 from symgraph.backend import (
     _compat,
+    _control,
+    _conv,
     _creation,
+    _ctc,
     _extra,
+    _gradients,
     _image,
     _linalg,
     _losses,
@@ -25,13 +29,15 @@ from symgraph.backend import (
     _reduce,
     _session,
     _shape,
+    _sparse,
     _updates,
 )
 from symgraph.inspect import text
 
 PUBLIC = sorted(n for n in dir(K) if not n.startswith("_") and callable(getattr(K, n)))
-MODULES = [_compat, _creation, _extra, _image, _linalg, _losses, _math, _misc, _nn,
-           _normalization, _phase, _reduce, _session, _shape, _updates, config, text]
+MODULES = [_compat, _control, _conv, _creation, _ctc, _extra, _gradients, _image, _linalg,
+           _losses, _math, _misc, _nn, _normalization, _phase, _reduce, _session, _shape,
+           _sparse, _updates, config, text]
 
 
 @pytest.mark.parametrize("name", PUBLIC)

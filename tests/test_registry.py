@@ -19,6 +19,11 @@ EXPECTED_OPS = {
     "logical_or", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
     "where", "sum", "prod", "max", "min", "any", "all", "mean", "argmax", "argmin", "matmul",
     "reshape", "transpose", "broadcast_to", "getitem", "concatenate", "shape", "random",
+    "stop_gradient", "assign", "after", "print_tensor", "gather", "pick", "in_top_k",
+    "cumulative", "pad", "resize_bilinear", "resize_bilinear_grad", "sum_to", "scatter_index",
+    "concat_part", "scatter_rows", "scatter_pick", "conv", "depthwise_conv", "conv_transpose",
+    "local_conv", "pool", "scan", "scan_output", "ctc_loss", "ctc_decode", "ctc_update_log_p",
+    "ctc_path_probs", "ctc_skip_idxs", "sparse_to_dense",
 }
 
 

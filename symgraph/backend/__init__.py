@@ -16,6 +16,21 @@ from ._compat import (  # noqa: F401
     symbolic,
     v1_variable_initialization,
 )
+from ._control import foldl, foldr, map_fn, rnn  # noqa: F401
+from ._conv import (  # noqa: F401
+    conv1d,
+    conv2d,
+    conv2d_transpose,
+    conv3d,
+    conv3d_transpose,
+    depthwise_conv2d,
+    local_conv1d,
+    local_conv2d,
+    pool2d,
+    pool3d,
+    separable_conv1d,
+    separable_conv2d,
+)
 from ._creation import (  # noqa: F401
     cast,
     cast_to_floatx,
@@ -32,6 +47,16 @@ from ._creation import (  # noqa: F401
     zeros,
     zeros_like,
 )
+from ._ctc import (  # noqa: F401
+    ctc_batch_cost,
+    ctc_cost,
+    ctc_create_skip_idxs,
+    ctc_decode,
+    ctc_interleave_blanks,
+    ctc_label_dense_to_sparse,
+    ctc_path_probs,
+    ctc_update_log_p,
+)
 from ._extra import (  # noqa: F401
     arange,
     get_uid,
@@ -44,6 +69,7 @@ from ._extra import (  # noqa: F401
     reverse,
     slice,
 )
+from ._gradients import gradients  # noqa: F401
 from ._image import (  # noqa: F401
     normalize_data_format,
     resize_images,
@@ -158,6 +184,7 @@ from ._shape import (  # noqa: F401
     tile,
     transpose,
 )
+from ._sparse import is_sparse, to_dense  # noqa: F401
 from ._updates import (  # noqa: F401
     control_dependencies,
     moving_average_update,

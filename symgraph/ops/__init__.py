@@ -2,7 +2,11 @@
 what the backend and the Tensor operators call."""
 
 from . import (  # noqa: F401
+    control,
+    conv,
+    ctc,
     elementwise,
+    gradutil,
     image,
     indexing,
     leaves,
@@ -11,10 +15,20 @@ from . import (  # noqa: F401
     reduce,
     scan,
     shape,
+    sparse,
     state,
 )
 from .elementwise import binary, cast, fill_like, unary, where  # noqa: F401
+from .indexing import gather, pick  # noqa: F401
 from .leaves import as_tensor, constant, placeholder, variable  # noqa: F401
 from .linalg import matmul  # noqa: F401
 from .registry import REGISTRY  # noqa: F401
-from .shape import broadcast_to, concatenate, getitem, reshape, shape_of, transpose  # noqa: F401
+from .shape import (  # noqa: F401
+    broadcast_to,
+    concatenate,
+    getitem,
+    getitem_parsed,
+    reshape,
+    shape_of,
+    transpose,
+)

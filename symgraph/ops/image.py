@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.tensor import Tensor
-from .registry import KERNEL, Op, register
+from .registry import KERNEL, Op, define_grad, register
 
 
 # -- pad ------------------------------------------------------------------------------------
@@ -89,6 +89,27 @@ def resize(x, out, scale_h, scale_w):
                     t = tl + (tr - tl) * fx[j]
                     d = bl + (br - bl) * fx[j]
                     out[b, i, j, k] = t + (d - t) * fy[i]
+
+
+@njit(cache=CACHE, nogil=True)
+def resize_grad(g, out, scale_h, scale_w):
+    # the transpose of resize: each output pixel's gradient flows back to its 4 sources
+    n, h_out, w_out, c = g.shape
+    h_in = out.shape[1]
+    w_in = out.shape[2]
+    top, bottom, fy = _axis_weights(h_out, h_in, scale_h)
+    left, right, fx = _axis_weights(w_out, w_in, scale_w)
+    for b in range(n):
+        for i in range(h_out):
+            for j in range(w_out):
+                for k in range(c):
+                    v = g[b, i, j, k]
+                    vt = v * (1.0 - fy[i])
+                    vb = v * fy[i]
+                    out[b, top[i], left[j], k] += vt * (1.0 - fx[j])
+                    out[b, top[i], right[j], k] += vt * fx[j]
+                    out[b, bottom[i], left[j], k] += vb * (1.0 - fx[j])
+                    out[b, bottom[i], right[j], k] += vb * fx[j]
 '''
 
 
@@ -140,3 +161,49 @@ RESIZE_BILINEAR = register(Op(
 def resize_bilinear(x: Tensor, height_factor: int, width_factor: int) -> Tensor:
     return x.graph.make(RESIZE_BILINEAR, (x,), {"factors": (int(height_factor),
                                                             int(width_factor))})
+
+
+def _resize_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    from ..compiler import kernel_cache
+
+    compute = np.float64 if out_dtype == "float64" else np.float32
+    g = np.ascontiguousarray(args[0], dtype=compute)
+    out = np.zeros(out_shape, dtype=compute)
+    if g.size:
+        fh, fw = attrs["factors"]
+        kernel_cache.load(_SOURCE).resize_grad(g, out, float(fh), float(fw))
+    return out.astype(out_dtype, copy=False)
+
+
+def _resize_grad_reference(arrays, attrs, out_shape, out_dtype):
+    # the adjoint of the reference resize, column by column of its (linear) matrix
+    x_shape = tuple(out_shape)
+    g = arrays[0].astype(np.float64)
+    out = np.zeros(x_shape)
+    basis = np.zeros(x_shape)
+    for idx in np.ndindex(*x_shape[1:3]):
+        basis[...] = 0
+        basis[:, idx[0], idx[1], :] = 1
+        image = _resize_reference([basis], attrs, g.shape, "float64")
+        out[:, idx[0], idx[1], :] = (image * g).sum(axis=(1, 2))
+    return out.astype(out_dtype)
+
+
+RESIZE_BILINEAR_GRAD = register(Op(
+    "resize_bilinear_grad", KERNEL,
+    lambda in_shapes, in_dtypes, attrs: (tuple(in_shapes[1]), in_dtypes[0]),
+    _resize_grad_reference, data_inputs=(0,), kernel=_resize_grad_kernel,
+    grad=lambda node, g: (resize_bilinear(g, *node.attrs["factors"]), None),
+    doc="the gradient of resize_bilinear (its transpose), into input 1's shape"))
+
+
+def _pad_grad(node, g):
+    from .shape import getitem_parsed
+
+    index = tuple(("slice", lo, -hi if hi else None, 1) for lo, hi in node.attrs["pads"])
+    return (getitem_parsed(g, index),)
+
+
+define_grad(PAD, _pad_grad)
+define_grad(RESIZE_BILINEAR, lambda node, g: (node.graph.make(
+    RESIZE_BILINEAR_GRAD, (g, node.inputs[0]), {"factors": node.attrs["factors"]}),))

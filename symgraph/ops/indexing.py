@@ -15,7 +15,7 @@ from ..core import dtypes
 from ..core.tensor import Tensor
 from ..errors import DTypeError, ShapeError, op_error
 from .leaves import as_tensor
-from .registry import KERNEL, NOT_DIFFERENTIABLE, Op, register
+from .registry import KERNEL, NOT_DIFFERENTIABLE, Op, define_grad, register
 
 _SOURCE = '''import math
 import numpy as np
@@ -208,3 +208,22 @@ def in_top_k(predictions, targets, k: int) -> Tensor:
     if k < 0:
         raise op_error(ShapeError, "in_top_k", [predictions, targets], f"k={k} is negative")
     return predictions.graph.make(IN_TOP_K, (predictions, targets), {"k": int(k)})
+
+
+# -- gradient rules ------------------------------------------------------------------------------
+def _gather_grad(node, g):
+    from .gradutil import scatter_rows
+
+    ref, idx = node.inputs
+    return scatter_rows(g, idx, ref), None
+
+
+def _pick_grad(node, g):
+    from .gradutil import scatter_pick
+
+    x, idx = node.inputs
+    return scatter_pick(g, idx, x), None
+
+
+define_grad(GATHER, _gather_grad)
+define_grad(PICK, _pick_grad)

@@ -10,7 +10,7 @@ import numpy as np
 from ..core import dtypes
 from ..core.tensor import Tensor
 from .leaves import as_tensor
-from .registry import KERNEL, Op, register
+from .registry import KERNEL, Op, define_grad, register
 
 
 def _matmul_infer(in_shapes, in_dtypes, attrs):
@@ -57,3 +57,24 @@ def matmul(a, b) -> Tensor:
     a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     b = as_tensor(b, like=a)
     return a.graph.make(MATMUL, (a, b))
+
+
+# -- gradient rule -------------------------------------------------------------------------------
+def _matmul_grad(node, g):
+    from .shape import reshape, transpose
+
+    a, b = node.inputs
+    ra, rb = len(a.shape), len(b.shape)
+    if ra == 3:
+        return matmul(g, transpose(b, (0, 2, 1))), matmul(transpose(a, (0, 2, 1)), g)
+    if ra == 2 and rb == 2:
+        return matmul(g, transpose(b)), matmul(transpose(a), g)
+    if ra == 1 and rb == 1:  # inner product: g is a scalar
+        return g * b, g * a
+    if ra == 1:  # (k,) @ (k, n) -> (n,)
+        return matmul(b, g), matmul(reshape(a, (-1, 1)), reshape(g, (1, -1)))
+    # (m, k) @ (k,) -> (m,)
+    return matmul(reshape(g, (-1, 1)), reshape(b, (1, -1))), matmul(transpose(a), g)
+
+
+define_grad(MATMUL, _matmul_grad)

@@ -17,7 +17,7 @@ from ..core.shapes import normalize_axes, normalize_axis
 from ..core.tensor import Tensor
 from .elementwise import cast
 from .leaves import as_tensor
-from .registry import NOT_DIFFERENTIABLE, REDUCE, Op, register
+from .registry import NOT_DIFFERENTIABLE, REDUCE, Op, define_grad, register
 
 REDUCTIONS = ("sum", "prod", "max", "min", "any", "all", "mean", "argmax", "argmin")
 
@@ -129,3 +129,53 @@ def reduce(kind: str, x, axis=None, keepdims: bool = False) -> Tensor:
         return cast(x, _out_dtype(kind, x.dtype))  # cast returns x when the dtype matches
     return x.graph.make(OPS[kind], (x,), {"axes": axes, "keepdims": bool(keepdims)})
 
+
+
+# -- gradient rules ------------------------------------------------------------------------------
+def _expanded(node, g):
+    from .gradutil import expand_reduced
+
+    return expand_reduced(g, node.inputs[0], node.attrs["axes"], node.attrs["keepdims"])
+
+
+def _sum_grad(node, g):
+    return (_expanded(node, g),)
+
+
+def _mean_grad(node, g):
+    from .gradutil import count_of
+
+    x = node.inputs[0]
+    return (_expanded(node, g) / count_of(x, node.attrs["axes"], g.dtype),)
+
+
+def _extreme_grad(node, g):
+    """max/min: the gradient is shared equally among tied extreme entries."""
+    from .elementwise import binary
+
+    x, axes = node.inputs[0], node.attrs["axes"]
+    y_keep = reduce(node.op.name, x, axes, True)
+    from .gradutil import expand_reduced
+
+    mask = cast(binary("equal", x, expand_reduced(y_keep, x, axes, True)), g.dtype)
+    return (_expanded(node, g) * mask / reduce("sum", mask, axes, True),)
+
+
+def _prod_grad(node, g):
+    """d prod / d x_i = product of the other entries, also when some are zero."""
+    from .elementwise import binary, where
+    from .gradutil import expand_reduced
+
+    x, axes = node.inputs[0], node.attrs["axes"]
+    is_zero = binary("equal", x, 0)
+    nonzero = where(is_zero, 1, x)
+    prod_nz = expand_reduced(reduce("prod", nonzero, axes, True), x, axes, True)
+    zeros = expand_reduced(reduce("sum", cast(is_zero, "int32"), axes, True), x, axes, True)
+    others = where(binary("equal", zeros, 0), prod_nz / nonzero,
+                   where(binary("logical_and", binary("equal", zeros, 1), is_zero), prod_nz, 0))
+    return (_expanded(node, g) * others,)
+
+
+for _kind, _rule in (("sum", _sum_grad), ("mean", _mean_grad), ("max", _extreme_grad),
+                     ("min", _extreme_grad), ("prod", _prod_grad)):
+    define_grad(OPS[_kind], _rule)

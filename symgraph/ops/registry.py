@@ -13,7 +13,9 @@ An entry holds everything the rest of the system needs to know about the op:
 * ``scalar(args, attrs, in_dtypes, out_dtype) -> str`` for elementwise ops: a
   scalar expression the code generator inlines into one fused numba loop; or
   ``kernel(args, in_shapes, attrs, out_shape, out_dtype)`` for every other op.
-* ``grad``: the gradient rule (``NOT_DIFFERENTIABLE`` for ops without one).
+* ``grad``: the gradient rule ``grad(node, g)`` returning one gradient (a tensor, or
+  None) per input of ``node`` given ``g``, the gradient of the node's output
+  (``NOT_DIFFERENTIABLE`` for ops without one). See ``symgraph.autodiff``.
 """
 
 from __future__ import annotations
@@ -83,3 +85,11 @@ def get(name: str) -> Op:
         return REGISTRY[name]
     except KeyError:
         raise KeyError(f"no op named {name!r} in the registry") from None
+
+
+def define_grad(op: Op, rule) -> None:
+    """Attach the gradient rule ``rule(node, g) -> tuple of input gradients (or None)``
+    to ``op``'s entry; rules are defined next to the op, after the builders they use."""
+    if op.grad is not GRAD_PENDING:
+        raise ValueError(f"op {op.name} already has a gradient rule")
+    object.__setattr__(op, "grad", rule)

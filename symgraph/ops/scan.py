@@ -15,7 +15,7 @@ from ..core.shapes import normalize_axis
 from ..core.tensor import Tensor
 from ..errors import DTypeError, ShapeError, op_error
 from .leaves import as_tensor
-from .registry import KERNEL, Op, register
+from .registry import KERNEL, Op, define_grad, register
 
 _SOURCE = '''from numba import njit
 
@@ -92,3 +92,23 @@ def cumulative(kind: str, x, axis: int) -> Tensor:
     except ValueError as exc:
         raise op_error(ShapeError, kind, [x], str(exc)) from None
     return x.graph.make(CUMULATIVE, (x,), {"kind": kind, "axis": axis})
+
+
+# -- gradient rule -------------------------------------------------------------------------------
+def _reversed(x: Tensor, axis: int) -> Tensor:
+    from .shape import getitem_parsed
+
+    index = tuple(("slice", None, None, -1 if a == axis else 1) for a in range(len(x.shape)))
+    return getitem_parsed(x, index)
+
+
+def _cumulative_grad(node, g):
+    """cumsum: the reversed cumsum of g. cumprod: TF's rule, reversed cumsum of
+    ``y * g`` divided by ``x`` (not defined where x is 0, as in TF)."""
+    x, axis = node.inputs[0], node.attrs["axis"]
+    if node.attrs["kind"] == "cumsum":
+        return (_reversed(cumulative("cumsum", _reversed(g, axis), axis), axis),)
+    return (_reversed(cumulative("cumsum", _reversed(node * g, axis), axis), axis) / x,)
+
+
+define_grad(CUMULATIVE, _cumulative_grad)

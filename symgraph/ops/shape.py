@@ -16,7 +16,7 @@ from ..core.shapes import normalize_axis, num_elements
 from ..core.tensor import Tensor
 from ..errors import DTypeError, ShapeError, op_error
 from .leaves import as_tensor
-from .registry import KERNEL, NOT_DIFFERENTIABLE, VIEW, Op, register
+from .registry import KERNEL, NOT_DIFFERENTIABLE, VIEW, Op, define_grad, register
 
 
 # -- dim expressions ----------------------------------------------------------------
@@ -243,6 +243,11 @@ def getitem(x: Tensor, key) -> Tensor:
     return x.graph.make(GETITEM, (x,), {"index": tuple(index)})
 
 
+def getitem_parsed(x: Tensor, index: tuple) -> Tensor:
+    """``getitem`` with an index already in the op's attribute form."""
+    return x.graph.make(GETITEM, (x,), {"index": index})
+
+
 # -- concatenate --------------------------------------------------------------------
 def _concat_infer(in_shapes, in_dtypes, attrs):
     axis = attrs["axis"]
@@ -320,3 +325,46 @@ SHAPE_OF = register(Op(
 def shape_of(x: Tensor) -> Tensor:
     x = as_tensor(x)
     return x.graph.make(SHAPE_OF, (x,))
+
+
+# -- gradient rules ------------------------------------------------------------------------------
+def _reshape_grad(node, g):
+    from .gradutil import refs_of
+
+    x = node.inputs[0]
+    return (reshape(g, refs_of(1, len(x.shape)), shape_sources=(x,)),) + \
+        (None,) * (len(node.inputs) - 1)
+
+
+def _transpose_grad(node, g):
+    perm = node.attrs["perm"]
+    inverse = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inverse[p] = i
+    return (transpose(g, tuple(inverse)),)
+
+
+def _broadcast_grad(node, g):
+    from .gradutil import unbroadcast
+
+    return (unbroadcast(g, node.inputs[0]),) + (None,) * (len(node.inputs) - 1)
+
+
+def _getitem_grad(node, g):
+    from .gradutil import scatter_index
+
+    return (scatter_index(g, node.inputs[0], node.attrs["index"]),)
+
+
+def _concat_grad(node, g):
+    from .gradutil import concat_part
+
+    axis = node.attrs["axis"]
+    return tuple(concat_part(g, node.inputs, axis, i) for i in range(len(node.inputs)))
+
+
+define_grad(RESHAPE, _reshape_grad)
+define_grad(TRANSPOSE, _transpose_grad)
+define_grad(BROADCAST_TO, _broadcast_grad)
+define_grad(GETITEM, _getitem_grad)
+define_grad(CONCATENATE, _concat_grad)

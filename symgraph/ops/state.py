@@ -77,6 +77,7 @@ AFTER = register(Op(
     "after", VIEW, lambda in_shapes, in_dtypes, attrs: (in_shapes[0], in_dtypes[0]),
     lambda arrays, attrs, out_shape, out_dtype: arrays[0],
     kernel=lambda args, in_shapes, attrs, out_shape, out_dtype: args[0],
+    grad=lambda node, g: (g,) + (None,) * (len(node.inputs) - 1),
     doc="the value of input 0, computed after the other inputs (control dependencies)"))
 
 
@@ -98,7 +99,7 @@ def _print_kernel(args, in_shapes, attrs, out_shape, out_dtype):
 PRINT = register(Op(
     "print_tensor", KERNEL, lambda in_shapes, in_dtypes, attrs: (in_shapes[0], in_dtypes[0]),
     lambda arrays, attrs, out_shape, out_dtype: np.array(arrays[0], copy=True),
-    kernel=_print_kernel,
+    kernel=_print_kernel, grad=lambda node, g: (g,),
     doc="the identity; prints a message and the value each time it runs"))
 
 
