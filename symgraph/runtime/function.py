@@ -72,6 +72,7 @@ class Function:
         if len(graphs) > 1:
             raise GraphError("K.function got tensors from different graphs "
                              "(some were created before K.clear_session()?)")
+        self.graph = graphs.pop() if graphs else None
         self.plan = compile_plan(targets, fuse_elementwise=fuse)
         # update ops (K.update*, reached from the outputs or updates) take effect
         # after the call; their values must survive the memory plan
@@ -114,12 +115,18 @@ class Function:
         feeds = {ph.id: check_feed(ph, v) for ph, v in zip(self.inputs, inputs)}
         if self._defaults:
             feeds.update(self._defaults)
-        values, owned = self._run(feeds)
-        results = [self._output(t, values, owned) for t in self.outputs]
-        for var, new in self.updates:
-            var.assign(values[new.id])
-        for node in self._assigns:
-            node.inputs[0].assign(values[node.id])
+        if not self.updates and not self._assigns:
+            values, owned = self._run(feeds)
+            return [self._output(t, values, owned) for t in self.outputs]
+        # read-compute-assign must not interleave with another updating call, or an
+        # update computed from a stale value would overwrite one (a lost update)
+        with self.graph.lock:
+            values, owned = self._run(feeds)
+            results = [self._output(t, values, owned) for t in self.outputs]
+            for var, new in self.updates:
+                var.assign(values[new.id])
+            for node in self._assigns:
+                node.inputs[0].assign(values[node.id])
         return results
 
     def _output(self, t, values, owned) -> np.ndarray:
