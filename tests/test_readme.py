@@ -22,7 +22,12 @@ def test_readme_code_blocks_run():
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
     assert blocks
-    namespace = {"batches": [np.random.rand(n, 784).astype("float32") for n in (3, 5)]}
+    rng = np.random.default_rng(0)
+    namespace = {"batches": [rng.random((n, 784)).astype("float32") for n in (3, 5)],
+                 "labelled_batches": [(rng.random((8, 784)).astype("float32") / 100,
+                                       np.eye(10, dtype="float32")[rng.integers(0, 10, 8)])
+                                      for _ in range(20)]}
     for block in blocks:
         exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["p"].shape == (5, 10)
+    assert np.isfinite(namespace["batch_loss"])

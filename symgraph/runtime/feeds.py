@@ -17,6 +17,10 @@ def check_feed(ph, value) -> np.ndarray:
     widening one (int data to a float placeholder, float64 to float32) is accepted;
     float data to an int placeholder, or non-numeric data, is refused.
     """
+    if type(value) is np.ndarray and value.dtype.name == ph.dtype and \
+            value.flags.c_contiguous and value.dtype.isnative and \
+            ph.shape is not None and dims_compatible(ph.shape, value.shape):
+        return value  # the common case: nothing to convert or explain
     expected = f"shape {shape_str(ph.shape)} and dtype {ph.dtype}"
     if isinstance(value, Tensor):
         raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} was fed a symbolic tensor "
