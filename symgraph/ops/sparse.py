@@ -34,7 +34,7 @@ from ..core.tensor import Constant, Tensor
 from ..errors import DTypeError, ShapeError, op_error
 from .elementwise import cast
 from .leaves import as_tensor, constant
-from .registry import GRAD_PENDING, KERNEL, NOT_DIFFERENTIABLE, Op, register
+from .registry import GRAD_PENDING, KERNEL, NOT_DIFFERENTIABLE, Op, define_grad, register
 from .shape import resolve_target, shape_of
 
 #: the value of a sparse tensor: NumPy arrays, padding rows removed (TF's name)
@@ -306,7 +306,8 @@ ROWS_TO_SPARSE = {}
 for _what, _reads in (("indices", (1,)), ("values", (0, 1)), ("count", (1,))):
     ROWS_TO_SPARSE[_what] = register(Op(
         f"padded_rows_to_sparse_{_what}", KERNEL, _rows_infer(_what), _rows_reference(_what),
-        data_inputs=_reads, kernel=_rows_kernel(_what), grad=NOT_DIFFERENTIABLE,
+        data_inputs=_reads, kernel=_rows_kernel(_what),
+        grad=GRAD_PENDING if _what == "values" else NOT_DIFFERENTIABLE,
         doc=f"COO {_what} of the first lengths[r] entries of each padded row "
             "(capacity rows*max_length, padding at the end)"))
 
@@ -321,3 +322,84 @@ def padded_rows_to_sparse(dense: Tensor, lengths: Tensor) -> SparseTensor:
     # the dense shape is the padded matrix's shape: input 3 of to_dense is `dense`
     return SparseTensor(idx, val, None, _target=(((3, 0),), ((3, 1),)), _sources=(dense,),
                         _num_entries=count)
+
+
+# -- gradients -------------------------------------------------------------------------
+# to_dense scatters values[:count] to distinct positions (validated), so its adjoint in
+# the values gathers the dense gradient there; padding rows (>= num_entries) get zero.
+# The gather's adjoint is the scatter again (both linear): any order of gradients works.
+def _gather_infer(in_shapes, in_dtypes, attrs):
+    dense, idx = in_shapes[0], in_shapes[1]
+    if idx is None or len(idx) != 2:
+        raise ValueError("indices must have rank 2 (entries, rank)")
+    if dense is not None and idx[1] is not None and idx[1] != len(dense):
+        raise ValueError(f"indices have {idx[1]} columns, the dense tensor has rank "
+                         f"{len(dense)}")
+    if not dtypes.is_int(in_dtypes[1]):
+        raise TypeError(f"indices must be integers, got {in_dtypes[1]}")
+    if attrs["counted"] and in_shapes[2] not in ((), None):
+        raise ValueError("num_entries must be a scalar")
+    return (idx[0],), in_dtypes[0]
+
+
+def _gather_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    dense, indices = args[0], args[1]
+    count = int(args[2]) if attrs["counted"] else indices.shape[0]
+    flat = check_sparse_indices(indices, count, dense.shape)
+    out = np.zeros(out_shape, dtype=out_dtype)
+    out[:count] = np.ravel(dense)[flat]
+    return out
+
+
+def _gather_reference(arrays, attrs, out_shape, out_dtype):
+    dense, indices = arrays[0], arrays[1]
+    count = int(arrays[2]) if attrs["counted"] else len(indices)
+    out = np.zeros(out_shape, dtype=out_dtype)
+    for row in range(count):
+        out[row] = dense[tuple(int(i) for i in indices[row])]
+    return out
+
+
+SPARSE_GATHER = register(Op(
+    "sparse_gather", KERNEL, _gather_infer, _gather_reference, kernel=_gather_kernel,
+    doc="input 0 read at the first num_entries rows of COO indices (zeros in the padding "
+        "rows): sparse_to_dense's gradient w.r.t. the values"))
+
+
+def _to_dense_grad(node, g):
+    counted = node.attrs["counted"]
+    indices = node.inputs[0]
+    inputs = (g, indices) + ((node.inputs[2],) if counted else ())
+    values = node.graph.make(SPARSE_GATHER, inputs, {"counted": counted})
+    return (None, values) + (None,) * (len(node.inputs) - 2)
+
+
+def _gather_grad(node, g):
+    from .gradutil import refs_of
+
+    counted = node.attrs["counted"]
+    dense, indices = node.inputs[0], node.inputs[1]
+    count = (node.inputs[2],) if counted else ()
+    source = 2 + len(count)  # input index of `dense`, read for its shape
+    scattered = node.graph.make(
+        SPARSE_TO_DENSE, (indices, g) + count + (dense,),
+        {"target": refs_of(source, len(dense.shape)), "counted": counted})
+    return (scattered, None) + (None,) * len(count)
+
+
+def _rows_values_grad(node, g):
+    """values[k] = dense[r_k, c_k] for the first count entries: scatter g back there."""
+    from .gradutil import refs_of
+
+    dense, lengths = node.inputs
+    graph = node.graph
+    idx = graph.make(ROWS_TO_SPARSE["indices"], (dense, lengths))
+    count = graph.make(ROWS_TO_SPARSE["count"], (dense, lengths))
+    scattered = graph.make(SPARSE_TO_DENSE, (idx, g, count, dense),
+                           {"target": refs_of(3, 2), "counted": True})
+    return scattered, None
+
+
+define_grad(SPARSE_TO_DENSE, _to_dense_grad)
+define_grad(SPARSE_GATHER, _gather_grad)
+define_grad(ROWS_TO_SPARSE["values"], _rows_values_grad)
