@@ -26,7 +26,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..core.shapes import check_size
-from .registry import KERNEL, Op, register
+from .registry import KERNEL, Op, define_grad, register
 
 PADDINGS = ("valid", "same", "causal")
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -541,3 +541,13 @@ LOCAL_CONV = register(Op(
 POOL = register(Op(
     "pool", KERNEL, _pool_infer, _ref_pool, kernel=_pool_kernel,
     doc="N-d max or average pooling (padding never counts)"))
+
+
+# -- gradient rules (the backward ops live in conv_grad, which imports this module) -------------
+from . import conv_grad as _grad  # noqa: E402
+
+define_grad(CONV, _grad.conv_grad)
+define_grad(DEPTHWISE_CONV, _grad.depthwise_grad)
+define_grad(CONV_TRANSPOSE, _grad.conv_transpose_grad)
+define_grad(LOCAL_CONV, _grad.local_grad)
+define_grad(POOL, _grad.pool_grad)

@@ -1,0 +1,799 @@
+"""Backward ops of the convolution and pooling ops of :mod:`symgraph.ops.conv`.
+
+Each forward op's gradient is one of these ops (or a forward op again):
+
+==================  ==========================================  =============================
+forward             d input                                     d kernel
+==================  ==========================================  =============================
+conv                ``conv_input_grad(g, w, x)`` (col2im)       ``conv_kernel_grad(x, g, w)``
+depthwise_conv      ``depthwise_input_grad(g, w, x)``           ``depthwise_kernel_grad(x, g, w)``
+conv_transpose      ``conv(g, w)``                              ``conv_kernel_grad(g, x, w)``
+local_conv          ``local_input_grad(g, w, x)``               ``local_kernel_grad(x, g, w)``
+pool (avg)          ``avg_pool_grad(g, x)``                     -
+pool (max)          ``max_pool_grad(x, g)``                     -
+==================  ==========================================  =============================
+
+The last input of the ``*_input_grad`` / ``*_kernel_grad`` ops (and of ``avg_pool_grad``)
+is read for its shape only: a ``None`` batch (or spatial) dim is taken from it at run time,
+and with strides a 'valid' convolution's input size cannot be recovered from its output.
+Every op takes the attrs of its forward op.
+
+Max pooling routes each window's gradient to one entry: the first maximum of the
+window in row-major order over the window offsets (TF's CPU rule: the first max wins,
+later equal entries get nothing). Padded positions never win. With NaN inputs the
+choice is unspecified. Average pooling spreads ``g / count`` over the window's valid
+(unpadded) entries, ``count`` being that number, as the forward pass divides by it.
+
+Second order: all these ops are linear in their gradient input (and bilinear in the
+kernel), so their gradients are ops of this family again: e.g. ``conv_input_grad``'s
+gradient with respect to ``g`` is ``conv``, and with respect to ``w`` it is
+``conv_kernel_grad``. ``max_pool_grad`` is piecewise constant in ``x`` (zero gradient)
+and linear in ``g``; its adjoint ``max_pool_gather`` reads the routed entries back.
+
+Kernels work channels-last with the forward op's helpers (one BLAS matmul plus a strided
+scatter-add per kernel offset for the convolutions, ``prod(pool_size)`` vectorized passes
+for pooling). The references loop over output positions instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from .conv import (
+    CONV,
+    DEPTHWISE_CONV,
+    LOCAL_CONV,
+    POOL,
+    _compute_dtype,
+    _conv_infer,
+    _depthwise_infer,
+    _float_dtype,
+    _from_last,
+    _local_infer,
+    _pad,
+    _patches,
+    _plan,
+    _pool_infer,
+    _ref_pad,
+    _same,
+    _split,
+    _to_last,
+    conv_transpose_channels_last,
+)
+from .registry import KERNEL, Op, define_grad, register
+
+
+# -- shared helpers ----------------------------------------------------------------------------
+def _check_grad_shape(g_shape, expected, what="the output gradient"):
+    if g_shape is None or len(g_shape) != len(expected) or not all(
+            _same(a, b) for a, b in zip(g_shape, expected)):
+        raise ValueError(f"{what} has shape {g_shape}, the forward op's output has "
+                         f"{tuple(expected)}")
+
+
+def _offset_index(offset, dilation, out, strides):
+    """Channels-last index of the entries kernel ``offset`` meets at every output
+    position of a padded input."""
+    return (slice(None),) + tuple(slice(a * d, a * d + (o - 1) * s + 1, s)
+                                  for a, d, o, s in zip(offset, dilation, out, strides)) \
+        + (slice(None),)
+
+
+def _crop(buf, spatial, pads):
+    index = (slice(None),) + tuple(slice(b, b + n) for n, (b, _) in zip(spatial, pads)) \
+        + (slice(None),)
+    return buf[index]
+
+
+def _work(args, dtype):
+    work = _compute_dtype(dtype)
+    return [np.asarray(a).astype(work, copy=False) for a in args]
+
+
+def _finish(res, fmt, out_shape, dtype):
+    res = _from_last(res, fmt).astype(dtype, copy=False)
+    return np.ascontiguousarray(res).reshape(out_shape)
+
+
+def _conv_attrs(attrs):
+    return {k: attrs[k] for k in ("rank", "strides", "padding", "data_format", "dilation")}
+
+
+def _make(op, inputs, attrs):
+    return inputs[0].graph.make(op, tuple(inputs), dict(attrs))
+
+
+# -- conv: input gradient (col2im) and kernel gradient (im2col^T g) ----------------------------
+def conv_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation):
+    """``dx`` (N, *x_spatial, C) of a correlation with ``w`` (*k, C, O) given ``g``
+    (N, *out, O): the transposed convolution (one matmul, then col2im)."""
+    return conv_transpose_channels_last(g, w, tuple(x_spatial), strides, padding, dilation)
+
+
+def conv_kernel_grad_channels_last(x, g, ksize, strides, padding, dilation):
+    """``dw`` (*k, C, O) = im2col(x)^T @ g."""
+    c, o = x.shape[-1], g.shape[-1]
+    out, pads = _plan(x.shape[1:-1], ksize, strides, dilation, padding)
+    if tuple(out) != g.shape[1:-1]:
+        raise ValueError(f"the output gradient's spatial shape {g.shape[1:-1]} does not "
+                         f"match the convolution's {tuple(out)}")
+    kprod = math.prod(ksize)
+    if g.size == 0 or c == 0 or kprod == 0:
+        return np.zeros((*ksize, c, o), dtype=x.dtype)
+    rows = math.prod(g.shape[:-1])
+    cols = _patches(_pad(x, pads), ksize, strides, dilation, out).reshape(rows, kprod * c)
+    return np.matmul(cols.T, g.reshape(rows, o)).reshape(*ksize, c, o)
+
+
+def _conv_input_grad_infer(in_shapes, in_dtypes, attrs):
+    g, w, x = in_shapes
+    dtype = _float_dtype(list(in_dtypes[:2]), "convolution gradient")
+    y, _ = _conv_infer([x, w], [dtype, dtype], attrs)
+    _check_grad_shape(g, y)
+    return tuple(x), dtype
+
+
+def _conv_kernel_grad_infer(in_shapes, in_dtypes, attrs):
+    x, g, w = in_shapes
+    dtype = _float_dtype(list(in_dtypes[:2]), "convolution gradient")
+    y, _ = _conv_infer([x, w], [dtype, dtype], attrs)
+    _check_grad_shape(g, y)
+    return tuple(w), dtype
+
+
+def _conv_input_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    g, w = _work(args[:2], out_dtype)
+    res = conv_input_grad_channels_last(_to_last(g, fmt), w, _split(out_shape, fmt)[1],
+                                        attrs["strides"], attrs["padding"], attrs["dilation"])
+    return _finish(res, fmt, out_shape, out_dtype)
+
+
+def _conv_kernel_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    x, g = _work(args[:2], out_dtype)
+    rank = attrs["rank"]
+    res = conv_kernel_grad_channels_last(_to_last(x, fmt), _to_last(g, fmt),
+                                         tuple(out_shape[:rank]), attrs["strides"],
+                                         attrs["padding"], attrs["dilation"])
+    return res.astype(out_dtype, copy=False).reshape(out_shape)
+
+
+def _windows(spatial, ksize, strides, dilation, padding):
+    """``(pads, [(output position, window slices in the padded input)])``."""
+    out, pads = _plan(spatial, ksize, strides, dilation, padding)
+    rows = []
+    for pos in np.ndindex(*out):
+        rows.append((pos, tuple(slice(i * s, i * s + d * (k - 1) + 1, d)
+                                for i, s, k, d in zip(pos, strides, ksize, dilation))))
+    return pads, rows
+
+
+def _ref_conv_input_grad(arrays, attrs, out_shape, out_dtype):
+    """Per output position: add ``w @ g[pos]`` into that position's window."""
+    fmt = attrs["data_format"]
+    g, w = (np.asarray(a, dtype=np.float64) for a in arrays[:2])
+    g = _to_last(g, fmt)
+    rank = attrs["rank"]
+    spatial = _split(out_shape, fmt)[1]
+    pads, rows = _windows(spatial, w.shape[:rank], attrs["strides"], attrs["dilation"],
+                          attrs["padding"])
+    buf = _ref_pad(np.zeros((g.shape[0], *spatial, w.shape[-2])), pads)
+    for pos, window in rows:
+        buf[(slice(None), *window, slice(None))] += np.tensordot(
+            g[(slice(None), *pos)], w, axes=([1], [rank + 1]))
+    return _from_last(_crop(buf, spatial, pads), fmt).astype(out_dtype)
+
+
+def _ref_conv_kernel_grad(arrays, attrs, out_shape, out_dtype):
+    """Per output position: add the outer product of its window and ``g[pos]``."""
+    fmt = attrs["data_format"]
+    x, g = (_to_last(np.asarray(a, dtype=np.float64), fmt) for a in arrays[:2])
+    rank = attrs["rank"]
+    ksize = tuple(out_shape[:rank])
+    pads, rows = _windows(x.shape[1:-1], ksize, attrs["strides"], attrs["dilation"],
+                          attrs["padding"])
+    xp = _ref_pad(x, pads)
+    dw = np.zeros(out_shape)
+    for pos, window in rows:
+        dw += np.tensordot(xp[(slice(None), *window, slice(None))], g[(slice(None), *pos)],
+                           axes=([0], [0]))
+    return dw.astype(out_dtype)
+
+
+CONV_INPUT_GRAD = register(Op(
+    "conv_input_grad", KERNEL, _conv_input_grad_infer, _ref_conv_input_grad,
+    data_inputs=(0, 1), kernel=_conv_input_grad_kernel,
+    doc="conv's input gradient from g and the kernel (col2im); input 2 gives the shape"))
+CONV_KERNEL_GRAD = register(Op(
+    "conv_kernel_grad", KERNEL, _conv_kernel_grad_infer, _ref_conv_kernel_grad,
+    data_inputs=(0, 1), kernel=_conv_kernel_grad_kernel,
+    doc="conv's kernel gradient from x and g (im2col^T g); input 2 gives the shape"))
+
+
+def conv_input_grad(g, w, x, attrs):
+    return _make(CONV_INPUT_GRAD, (g, w, x), _conv_attrs(attrs))
+
+
+def conv_kernel_grad(x, g, w, attrs):
+    return _make(CONV_KERNEL_GRAD, (x, g, w), _conv_attrs(attrs))
+
+
+# -- depthwise conv ----------------------------------------------------------------------------
+def depthwise_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation):
+    """``dx`` of a depthwise correlation: per kernel offset, the channel sums of
+    ``g * w[offset]`` added into the offset's strided slice."""
+    rank = g.ndim - 2
+    ksize, (c, m) = w.shape[:rank], w.shape[-2:]
+    out, pads = _plan(tuple(x_spatial), ksize, strides, dilation, padding)
+    n = g.shape[0]
+    padded = tuple(s + b + a for s, (b, a) in zip(x_spatial, pads))
+    buf = np.zeros((n, *padded, c), dtype=g.dtype)
+    if buf.size and g.size:
+        g4 = g.reshape(n, *out, c, m)
+        for offset in itertools.product(*(range(k) for k in ksize)):
+            index = _offset_index(offset, dilation, out, strides)
+            if m == 1:
+                buf[index] += g4[..., 0] * w[offset][:, 0]
+            else:
+                buf[index] += np.einsum("...cm,cm->...c", g4, w[offset])
+    return _crop(buf, x_spatial, pads)
+
+
+def depthwise_kernel_grad_channels_last(x, g, ksize, strides, padding, dilation):
+    """``dw`` (*k, C, M): per kernel offset, the batch-and-position sums of the offset's
+    strided slice of ``x`` times ``g``."""
+    c = x.shape[-1]
+    m = g.shape[-1] // c if c else 0
+    out, pads = _plan(x.shape[1:-1], ksize, strides, dilation, padding)
+    dw = np.zeros((*ksize, c, m), dtype=x.dtype)
+    if g.size == 0 or dw.size == 0:
+        return dw
+    xp = _pad(x, pads)
+    g4 = g.reshape(-1, c, m)
+    for offset in itertools.product(*(range(k) for k in ksize)):
+        part = xp[_offset_index(offset, dilation, out, strides)].reshape(-1, c)
+        dw[offset] = np.einsum("rc,rcm->cm", part, g4)
+    return dw
+
+
+def _depthwise_input_grad_infer(in_shapes, in_dtypes, attrs):
+    g, w, x = in_shapes
+    dtype = _float_dtype(list(in_dtypes[:2]), "convolution gradient")
+    y, _ = _depthwise_infer([x, w], [dtype, dtype], attrs)
+    _check_grad_shape(g, y)
+    return tuple(x), dtype
+
+
+def _depthwise_kernel_grad_infer(in_shapes, in_dtypes, attrs):
+    x, g, w = in_shapes
+    dtype = _float_dtype(list(in_dtypes[:2]), "convolution gradient")
+    y, _ = _depthwise_infer([x, w], [dtype, dtype], attrs)
+    _check_grad_shape(g, y)
+    return tuple(w), dtype
+
+
+def _depthwise_input_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    g, w = _work(args[:2], out_dtype)
+    res = depthwise_input_grad_channels_last(_to_last(g, fmt), w, _split(out_shape, fmt)[1],
+                                             attrs["strides"], attrs["padding"],
+                                             attrs["dilation"])
+    return _finish(res, fmt, out_shape, out_dtype)
+
+
+def _depthwise_kernel_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    x, g = _work(args[:2], out_dtype)
+    res = depthwise_kernel_grad_channels_last(_to_last(x, fmt), _to_last(g, fmt),
+                                              tuple(out_shape[:attrs["rank"]]),
+                                              attrs["strides"], attrs["padding"],
+                                              attrs["dilation"])
+    return res.astype(out_dtype, copy=False).reshape(out_shape)
+
+
+def _ref_depthwise_input_grad(arrays, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    g, w = (np.asarray(a, dtype=np.float64) for a in arrays[:2])
+    g = _to_last(g, fmt)
+    rank = attrs["rank"]
+    c, m = w.shape[-2:]
+    spatial = _split(out_shape, fmt)[1]
+    pads, rows = _windows(spatial, w.shape[:rank], attrs["strides"], attrs["dilation"],
+                          attrs["padding"])
+    buf = _ref_pad(np.zeros((g.shape[0], *spatial, c)), pads)
+    for pos, window in rows:
+        gp = g[(slice(None), *pos)].reshape(-1, c, m)  # (N, C, M)
+        buf[(slice(None), *window, slice(None))] += (
+            gp.reshape((gp.shape[0],) + (1,) * rank + (c, m)) * w).sum(axis=-1)
+    return _from_last(_crop(buf, spatial, pads), fmt).astype(out_dtype)
+
+
+def _ref_depthwise_kernel_grad(arrays, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    x, g = (_to_last(np.asarray(a, dtype=np.float64), fmt) for a in arrays[:2])
+    rank = attrs["rank"]
+    ksize, (c, m) = tuple(out_shape[:rank]), out_shape[-2:]
+    pads, rows = _windows(x.shape[1:-1], ksize, attrs["strides"], attrs["dilation"],
+                          attrs["padding"])
+    xp = _ref_pad(x, pads)
+    dw = np.zeros(out_shape)
+    for pos, window in rows:
+        block = xp[(slice(None), *window, slice(None))]  # (N, *k, C)
+        gp = g[(slice(None), *pos)].reshape(-1, 1, c, m)  # (N, 1, C, M)
+        flat = block.reshape(block.shape[0], -1, c)[..., None] * gp  # (N, K, C, M)
+        dw += flat.sum(axis=0).reshape(out_shape)
+    return dw.astype(out_dtype)
+
+
+DEPTHWISE_INPUT_GRAD = register(Op(
+    "depthwise_input_grad", KERNEL, _depthwise_input_grad_infer, _ref_depthwise_input_grad,
+    data_inputs=(0, 1), kernel=_depthwise_input_grad_kernel,
+    doc="depthwise_conv's input gradient from g and the kernel; input 2 gives the shape"))
+DEPTHWISE_KERNEL_GRAD = register(Op(
+    "depthwise_kernel_grad", KERNEL, _depthwise_kernel_grad_infer, _ref_depthwise_kernel_grad,
+    data_inputs=(0, 1), kernel=_depthwise_kernel_grad_kernel,
+    doc="depthwise_conv's kernel gradient from x and g; input 2 gives the shape"))
+
+
+def depthwise_input_grad(g, w, x, attrs):
+    return _make(DEPTHWISE_INPUT_GRAD, (g, w, x), _conv_attrs(attrs))
+
+
+def depthwise_kernel_grad(x, g, w, attrs):
+    return _make(DEPTHWISE_KERNEL_GRAD, (x, g, w), _conv_attrs(attrs))
+
+
+# -- local (unshared) conv ---------------------------------------------------------------------
+def _local_attrs(attrs):
+    return {k: attrs[k] for k in ("rank", "kernel_size", "strides", "output_shape",
+                                  "data_format")}
+
+
+def local_input_grad_channels_last(g, w, x_spatial, ksize, strides, out, fmt):
+    """``dx``: per position the patch gradient ``g[p] @ w[p]^T`` (one batched matmul),
+    scattered back per kernel offset (col2im without padding)."""
+    rank = g.ndim - 2
+    n, o = g.shape[0], g.shape[-1]
+    c = w.shape[1] // math.prod(ksize) if math.prod(ksize) else 0
+    buf = np.zeros((n, *x_spatial, c), dtype=g.dtype)
+    positions = math.prod(out)
+    if buf.size == 0 or positions == 0:
+        return buf
+    gp = g.reshape(n, positions, o).transpose(1, 0, 2)  # (P, N, O)
+    cols = np.matmul(gp, w.transpose(0, 2, 1))  # (P, N, F)
+    if fmt == "channels_first":  # patch order (C, *k)
+        cols = cols.reshape(positions, n, c, *ksize)
+        cols = np.moveaxis(cols, 2, -1)
+    cols = cols.reshape(*out, n, *ksize, c)
+    cols = np.moveaxis(cols, rank, 0)  # (N, *out, *k, C)
+    for offset in itertools.product(*(range(k) for k in ksize)):
+        index = _offset_index(offset, (1,) * rank, out, strides)
+        buf[index] += cols[(slice(None),) * (rank + 1) + offset]
+    return buf
+
+
+def local_kernel_grad_channels_last(x, g, ksize, strides, out, fmt):
+    """``dw`` (P, F, O): per position, the patch matrix transposed times ``g``."""
+    rank = x.ndim - 2
+    n, c, o = x.shape[0], x.shape[-1], g.shape[-1]
+    positions = math.prod(out)
+    features = math.prod(ksize) * c
+    if positions == 0 or n == 0 or features == 0 or o == 0:
+        return np.zeros((positions, features, o), dtype=x.dtype)
+    win = _patches(x, ksize, strides, (1,) * rank, out)  # (N, *out, *k, C)
+    if fmt == "channels_first":
+        win = np.moveaxis(win, -1, rank + 1)
+    cols = win.reshape(n, positions, features).transpose(1, 2, 0)  # (P, F, N)
+    gp = g.reshape(n, positions, o).transpose(1, 0, 2)  # (P, N, O)
+    return np.matmul(cols, gp)
+
+
+def _local_input_grad_infer(in_shapes, in_dtypes, attrs):
+    g, w, x = in_shapes
+    dtype = _float_dtype(list(in_dtypes[:2]), "convolution gradient")
+    y, _ = _local_infer([x, w], [dtype, dtype], attrs)
+    _check_grad_shape(g, y)
+    return tuple(x), dtype
+
+
+def _local_kernel_grad_infer(in_shapes, in_dtypes, attrs):
+    x, g, w = in_shapes
+    dtype = _float_dtype(list(in_dtypes[:2]), "convolution gradient")
+    y, _ = _local_infer([x, w], [dtype, dtype], attrs)
+    _check_grad_shape(g, y)
+    return tuple(w), dtype
+
+
+def _local_input_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    g, w = _work(args[:2], out_dtype)
+    res = local_input_grad_channels_last(_to_last(g, fmt), w, _split(out_shape, fmt)[1],
+                                         attrs["kernel_size"], attrs["strides"],
+                                         attrs["output_shape"], fmt)
+    return _finish(res, fmt, out_shape, out_dtype)
+
+
+def _local_kernel_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    x, g = _work(args[:2], out_dtype)
+    res = local_kernel_grad_channels_last(_to_last(x, fmt), _to_last(g, fmt),
+                                          attrs["kernel_size"], attrs["strides"],
+                                          attrs["output_shape"], fmt)
+    return res.astype(out_dtype, copy=False).reshape(out_shape)
+
+
+def _local_window(pos, attrs, fmt):
+    window = tuple(slice(i * s, i * s + k) for i, s, k in
+                   zip(pos, attrs["strides"], attrs["kernel_size"]))
+    return (slice(None), *window, slice(None)) if fmt == "channels_last" else \
+        (slice(None), slice(None), *window)
+
+
+def _ref_local_input_grad(arrays, attrs, out_shape, out_dtype):
+    """Per position: ``g[:, p] @ w[p]^T`` reshaped to the window (in the input's own
+    layout) and added there."""
+    fmt = attrs["data_format"]
+    g, w = (np.asarray(a, dtype=np.float64) for a in arrays[:2])
+    g = _to_last(g, fmt)
+    dx = np.zeros(out_shape)
+    for p, pos in enumerate(np.ndindex(*attrs["output_shape"])):
+        index = _local_window(pos, attrs, fmt)
+        patch = g[(slice(None), *pos)] @ w[p].T  # (N, F)
+        dx[index] += patch.reshape(dx[index].shape)
+    return dx.astype(out_dtype)
+
+
+def _ref_local_kernel_grad(arrays, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    x, g = (np.asarray(a, dtype=np.float64) for a in arrays[:2])
+    g = _to_last(g, fmt)
+    dw = np.zeros(out_shape)
+    for p, pos in enumerate(np.ndindex(*attrs["output_shape"])):
+        patch = x[_local_window(pos, attrs, fmt)].reshape(x.shape[0], -1)  # (N, F)
+        dw[p] = patch.T @ g[(slice(None), *pos)]
+    return dw.astype(out_dtype)
+
+
+LOCAL_INPUT_GRAD = register(Op(
+    "local_input_grad", KERNEL, _local_input_grad_infer, _ref_local_input_grad,
+    data_inputs=(0, 1), kernel=_local_input_grad_kernel,
+    doc="local_conv's input gradient from g and the kernel; input 2 gives the shape"))
+LOCAL_KERNEL_GRAD = register(Op(
+    "local_kernel_grad", KERNEL, _local_kernel_grad_infer, _ref_local_kernel_grad,
+    data_inputs=(0, 1), kernel=_local_kernel_grad_kernel,
+    doc="local_conv's kernel gradient from x and g; input 2 gives the shape"))
+
+
+def local_input_grad(g, w, x, attrs):
+    return _make(LOCAL_INPUT_GRAD, (g, w, x), _local_attrs(attrs))
+
+
+def local_kernel_grad(x, g, w, attrs):
+    return _make(LOCAL_KERNEL_GRAD, (x, g, w), _local_attrs(attrs))
+
+
+# -- pooling -----------------------------------------------------------------------------------
+def _pool_attrs(attrs, mode=None):
+    out = {k: attrs[k] for k in ("rank", "pool_size", "strides", "padding", "data_format",
+                                 "mode")}
+    if mode is not None:
+        out["mode"] = mode
+    return out
+
+
+def _pool_plan(spatial, attrs):
+    rank = len(spatial)
+    return _plan(tuple(spatial), attrs["pool_size"], attrs["strides"], (1,) * rank,
+                 attrs["padding"])
+
+
+def _valid_counts(spatial, out, pool_size, strides, pads, dtype):
+    """Unpadded entries per window, shape ``out`` (the count factors over the dims)."""
+    rank = len(spatial)
+    count = np.ones(out, dtype=dtype)
+    for dim, (n, o, k, s, (b, _)) in enumerate(zip(spatial, out, pool_size, strides, pads)):
+        start = np.arange(o) * s - b
+        valid = np.minimum(start + k, n) - np.maximum(start, 0)
+        shape = [1] * rank
+        shape[dim] = o
+        count = count * valid.reshape(shape).astype(dtype)
+    return count
+
+
+def max_pool_argmax(x, pool_size, strides, padding):
+    """``(arg, out, pads)``: ``arg`` (N, *out, C) is the flat offset (row-major over the
+    window) of each window's first maximum; padded positions never win."""
+    rank = x.ndim - 2
+    out, pads = _plan(x.shape[1:-1], pool_size, strides, (1,) * rank, padding)
+    xp = _pad(x, pads, -np.inf)
+    mask = _pad(np.ones((1, *x.shape[1:-1], 1), dtype=bool), pads, False)
+    acc = np.full((x.shape[0], *out, x.shape[-1]), -np.inf, dtype=x.dtype)
+    arg = np.full(acc.shape, -1, dtype=np.int64)
+    if acc.size == 0:
+        return arg, out, pads
+    for j, offset in enumerate(itertools.product(*(range(k) for k in pool_size))):
+        index = _offset_index(offset, (1,) * rank, out, strides)
+        part = xp[index]
+        better = (part > acc) | ((arg < 0) & mask[index])
+        np.copyto(acc, part, where=better)
+        arg[better] = j
+    return arg, out, pads
+
+
+def max_pool_grad_channels_last(x, g, pool_size, strides, padding):
+    """``dx``: each window's ``g`` added at its first maximum."""
+    rank = x.ndim - 2
+    arg, out, pads = max_pool_argmax(x, pool_size, strides, padding)
+    if g.shape != arg.shape:
+        raise ValueError(f"the output gradient has shape {g.shape}, pooling gives "
+                         f"{arg.shape}")
+    padded = tuple(n + b + a for n, (b, a) in zip(x.shape[1:-1], pads))
+    buf = np.zeros((x.shape[0], *padded, x.shape[-1]), dtype=g.dtype)
+    if g.size:
+        zero = np.zeros((), dtype=g.dtype)
+        for j, offset in enumerate(itertools.product(*(range(k) for k in pool_size))):
+            buf[_offset_index(offset, (1,) * rank, out, strides)] += np.where(arg == j, g,
+                                                                              zero)
+    return _crop(buf, x.shape[1:-1], pads)
+
+
+def max_pool_gather_channels_last(x, h, pool_size, strides, padding):
+    """The adjoint of ``max_pool_grad`` in ``g``: each window reads ``h`` at its first
+    maximum (an array of the pooled shape)."""
+    rank = x.ndim - 2
+    arg, out, pads = max_pool_argmax(x, pool_size, strides, padding)
+    res = np.zeros(arg.shape, dtype=h.dtype)
+    if res.size:
+        hp = _pad(h, pads)
+        for j, offset in enumerate(itertools.product(*(range(k) for k in pool_size))):
+            part = hp[_offset_index(offset, (1,) * rank, out, strides)]
+            np.copyto(res, part, where=arg == j)
+    return res
+
+
+def avg_pool_grad_channels_last(g, x_spatial, pool_size, strides, padding):
+    """``dx``: each window's ``g / count`` added to its valid entries."""
+    rank = g.ndim - 2
+    out, pads = _plan(tuple(x_spatial), pool_size, strides, (1,) * rank, padding)
+    padded = tuple(n + b + a for n, (b, a) in zip(x_spatial, pads))
+    buf = np.zeros((g.shape[0], *padded, g.shape[-1]), dtype=g.dtype)
+    if g.size:
+        share = g / _valid_counts(tuple(x_spatial), out, pool_size, strides, pads,
+                                  g.dtype)[..., None]
+        for offset in itertools.product(*(range(k) for k in pool_size)):
+            buf[_offset_index(offset, (1,) * rank, out, strides)] += share
+    return _crop(buf, tuple(x_spatial), pads)
+
+
+def _max_pool_grad_infer(in_shapes, in_dtypes, attrs):
+    x, g = in_shapes
+    dtype = _float_dtype(list(in_dtypes), "pooling gradient")
+    y, _ = _pool_infer([x], [dtype], attrs)
+    _check_grad_shape(g, y)
+    return tuple(x), dtype
+
+
+def _max_pool_gather_infer(in_shapes, in_dtypes, attrs):
+    x, h = in_shapes
+    dtype = _float_dtype(list(in_dtypes), "pooling gradient")
+    _check_grad_shape(h, x, "the gathered tensor")
+    y, _ = _pool_infer([x], [dtype], attrs)
+    return tuple(y), dtype
+
+
+def _avg_pool_grad_infer(in_shapes, in_dtypes, attrs):
+    g, x = in_shapes
+    dtype = _float_dtype([in_dtypes[0]], "pooling gradient")
+    y, _ = _pool_infer([x], [dtype], attrs)
+    _check_grad_shape(g, y)
+    return tuple(x), dtype
+
+
+def _max_pool_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    x, g = _work(args, out_dtype)
+    res = max_pool_grad_channels_last(_to_last(x, fmt), _to_last(g, fmt), attrs["pool_size"],
+                                      attrs["strides"], attrs["padding"])
+    return _finish(res, fmt, out_shape, out_dtype)
+
+
+def _max_pool_gather_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    x, h = _work(args, out_dtype)
+    res = max_pool_gather_channels_last(_to_last(x, fmt), _to_last(h, fmt),
+                                        attrs["pool_size"], attrs["strides"], attrs["padding"])
+    return _finish(res, fmt, out_shape, out_dtype)
+
+
+def _avg_pool_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    (g,) = _work(args[:1], out_dtype)
+    res = avg_pool_grad_channels_last(_to_last(g, fmt), _split(out_shape, fmt)[1],
+                                      attrs["pool_size"], attrs["strides"], attrs["padding"])
+    return _finish(res, fmt, out_shape, out_dtype)
+
+
+def _ref_pool_windows(spatial, attrs):
+    """``[(output position, window slices clipped to the input)]``."""
+    out, pads = _pool_plan(spatial, attrs)
+    return [(pos, tuple(slice(max(i * s - b, 0), min(i * s - b + k, n))
+                        for i, s, k, (b, _), n in zip(pos, attrs["strides"], attrs["pool_size"],
+                                                      pads, spatial)))
+            for pos in np.ndindex(*out)]
+
+
+def _ref_first_max(block):
+    """Per (batch, channel) of a channels-last block: the index tuple of its first max
+    (``np.argmax`` returns the first occurrence in row-major order)."""
+    n, c = block.shape[0], block.shape[-1]
+    flat = np.argmax(block.reshape(n, -1, c), axis=1)  # (N, C)
+    return np.unravel_index(flat, block.shape[1:-1])
+
+
+def _ref_max_pool_grad(arrays, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    x, g = (_to_last(np.asarray(a, dtype=np.float64), fmt) for a in arrays)
+    dx = np.zeros(x.shape)
+    nn, cc = np.meshgrid(np.arange(x.shape[0]), np.arange(x.shape[-1]), indexing="ij")
+    for pos, window in _ref_pool_windows(x.shape[1:-1], attrs):
+        where = _ref_first_max(x[(slice(None), *window, slice(None))])
+        full = tuple(w.start + i for w, i in zip(window, where))
+        np.add.at(dx, (nn, *full, cc), g[(slice(None), *pos)])
+    return _from_last(dx, fmt).astype(out_dtype)
+
+
+def _ref_max_pool_gather(arrays, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    x, h = (_to_last(np.asarray(a, dtype=np.float64), fmt) for a in arrays)
+    res = np.zeros(_to_last(np.zeros(out_shape), fmt).shape)
+    nn, cc = np.meshgrid(np.arange(x.shape[0]), np.arange(x.shape[-1]), indexing="ij")
+    for pos, window in _ref_pool_windows(x.shape[1:-1], attrs):
+        where = _ref_first_max(x[(slice(None), *window, slice(None))])
+        full = tuple(w.start + i for w, i in zip(window, where))
+        res[(slice(None), *pos)] = h[(nn, *full, cc)]
+    return _from_last(res, fmt).astype(out_dtype)
+
+
+def _ref_avg_pool_grad(arrays, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    g = _to_last(np.asarray(arrays[0], dtype=np.float64), fmt)
+    dx = _to_last(np.zeros(out_shape), fmt).copy()
+    for pos, window in _ref_pool_windows(dx.shape[1:-1], attrs):
+        index = (slice(None), *window, slice(None))
+        size = math.prod(w.stop - w.start for w in window)
+        dx[index] += g[(slice(None), *pos)].reshape(
+            (g.shape[0],) + (1,) * len(window) + (g.shape[-1],)) / size
+    return _from_last(dx, fmt).astype(out_dtype)
+
+
+MAX_POOL_GRAD = register(Op(
+    "max_pool_grad", KERNEL, _max_pool_grad_infer, _ref_max_pool_grad,
+    kernel=_max_pool_grad_kernel,
+    doc="max pooling's input gradient: g routed to each window's first maximum of x"))
+MAX_POOL_GATHER = register(Op(
+    "max_pool_gather", KERNEL, _max_pool_gather_infer, _ref_max_pool_gather,
+    kernel=_max_pool_gather_kernel,
+    doc="input 1 read at each max-pooling window's first maximum of x (max_pool_grad's "
+        "adjoint)"))
+AVG_POOL_GRAD = register(Op(
+    "avg_pool_grad", KERNEL, _avg_pool_grad_infer, _ref_avg_pool_grad,
+    data_inputs=(0,), kernel=_avg_pool_grad_kernel,
+    doc="average pooling's input gradient: g / count spread over each window's valid "
+        "entries; input 1 gives the shape"))
+
+
+def max_pool_grad(x, g, attrs):
+    return _make(MAX_POOL_GRAD, (x, g), _pool_attrs(attrs, "max"))
+
+
+def max_pool_gather(x, h, attrs):
+    return _make(MAX_POOL_GATHER, (x, h), _pool_attrs(attrs, "max"))
+
+
+def avg_pool_grad(g, x, attrs):
+    return _make(AVG_POOL_GRAD, (g, x), _pool_attrs(attrs, "avg"))
+
+
+# -- gradient rules ----------------------------------------------------------------------------
+def _zeros_like(x):
+    from .gradutil import zeros_like
+
+    return zeros_like(x)
+
+
+def conv_grad(node, g):
+    x, w = node.inputs
+    return conv_input_grad(g, w, x, node.attrs), conv_kernel_grad(x, g, w, node.attrs)
+
+
+def conv_transpose_grad(node, g):
+    """``conv_transpose(x, w)`` is ``conv_input_grad(x, w)`` of a convolution from the
+    output shape: its adjoint in x is that convolution, in w its kernel gradient."""
+    x, w = node.inputs
+    attrs = _conv_attrs(node.attrs)
+    return _make(CONV, (g, w), attrs), conv_kernel_grad(g, x, w, attrs)
+
+
+def depthwise_grad(node, g):
+    x, w = node.inputs
+    return (depthwise_input_grad(g, w, x, node.attrs),
+            depthwise_kernel_grad(x, g, w, node.attrs))
+
+
+def local_grad(node, g):
+    x, w = node.inputs
+    return local_input_grad(g, w, x, node.attrs), local_kernel_grad(x, g, w, node.attrs)
+
+
+def pool_grad(node, g):
+    (x,) = node.inputs
+    if node.attrs["mode"] == "max":
+        return (max_pool_grad(x, g, node.attrs),)
+    return (avg_pool_grad(g, x, node.attrs),)
+
+
+# second order: each backward op is linear in g and w, its adjoints are ops of this family
+def _conv_input_grad_grad(node, h):
+    g, w, x = node.inputs
+    return _make(CONV, (h, w), _conv_attrs(node.attrs)), conv_kernel_grad(h, g, w, node.attrs), \
+        None
+
+
+def _conv_kernel_grad_grad(node, h):
+    x, g, w = node.inputs
+    return conv_input_grad(g, h, x, node.attrs), _make(CONV, (x, h), _conv_attrs(node.attrs)), \
+        None
+
+
+def _depthwise_input_grad_grad(node, h):
+    g, w, x = node.inputs
+    return (_make(DEPTHWISE_CONV, (h, w), _conv_attrs(node.attrs)),
+            depthwise_kernel_grad(h, g, w, node.attrs), None)
+
+
+def _depthwise_kernel_grad_grad(node, h):
+    x, g, w = node.inputs
+    return (depthwise_input_grad(g, h, x, node.attrs),
+            _make(DEPTHWISE_CONV, (x, h), _conv_attrs(node.attrs)), None)
+
+
+def _local_input_grad_grad(node, h):
+    g, w, x = node.inputs
+    return (_make(LOCAL_CONV, (h, w), _local_attrs(node.attrs)),
+            local_kernel_grad(h, g, w, node.attrs), None)
+
+
+def _local_kernel_grad_grad(node, h):
+    x, g, w = node.inputs
+    return (local_input_grad(g, h, x, node.attrs),
+            _make(LOCAL_CONV, (x, h), _local_attrs(node.attrs)), None)
+
+
+def _max_pool_grad_grad(node, h):
+    """Piecewise constant in x (the routing only changes at ties): zero; linear in g."""
+    x, g = node.inputs
+    return _zeros_like(x), max_pool_gather(x, h, node.attrs)
+
+
+def _max_pool_gather_grad(node, h):
+    x, _ = node.inputs
+    return _zeros_like(x), max_pool_grad(x, h, node.attrs)
+
+
+def _avg_pool_grad_grad(node, h):
+    return _make(POOL, (h,), _pool_attrs(node.attrs, "avg")), None
+
+
+define_grad(CONV_INPUT_GRAD, _conv_input_grad_grad)
+define_grad(CONV_KERNEL_GRAD, _conv_kernel_grad_grad)
+define_grad(DEPTHWISE_INPUT_GRAD, _depthwise_input_grad_grad)
+define_grad(DEPTHWISE_KERNEL_GRAD, _depthwise_kernel_grad_grad)
+define_grad(LOCAL_INPUT_GRAD, _local_input_grad_grad)
+define_grad(LOCAL_KERNEL_GRAD, _local_kernel_grad_grad)
+define_grad(MAX_POOL_GRAD, _max_pool_grad_grad)
+define_grad(MAX_POOL_GATHER, _max_pool_gather_grad)
+define_grad(AVG_POOL_GRAD, _avg_pool_grad_grad)
