@@ -42,6 +42,7 @@ import math
 
 import numpy as np
 
+from ..core.shapes import check_size
 from .conv import (
     CONV,
     DEPTHWISE_CONV,
@@ -61,7 +62,6 @@ from .conv import (
     _same,
     _split,
     _to_last,
-    conv_transpose_channels_last,
 )
 from .registry import KERNEL, Op, define_grad, register
 
@@ -107,10 +107,130 @@ def _make(op, inputs, attrs):
 
 
 # -- conv: input gradient (col2im) and kernel gradient (im2col^T g) ----------------------------
+_SOURCE = '''import numpy as np
+from numba import njit
+
+
+@njit(cache=CACHE, nogil=True)
+def col2im(cols, table, buf):
+    n_batch, positions, k, c = cols.shape
+    for n in range(n_batch):
+        for p in range(positions):
+            for j in range(k):
+                row = table[p, j]
+                if row < 0:
+                    continue
+                for ch in range(c):
+                    buf[n, row, ch] += cols[n, p, j, ch]
+
+
+@njit(cache=CACHE, nogil=True)
+def _first_max(x, n, p, table, best, arg):
+    for ch in range(x.shape[2]):
+        best[ch] = -np.inf
+        arg[ch] = -1
+    for j in range(table.shape[1]):
+        row = table[p, j]
+        if row < 0:
+            continue
+        for ch in range(x.shape[2]):
+            v = x[n, row, ch]
+            if arg[ch] < 0 or v > best[ch]:
+                best[ch] = v
+                arg[ch] = row
+
+
+@njit(cache=CACHE, nogil=True)
+def max_pool_grad(x, g, table, dx):
+    c = x.shape[2]
+    best = np.empty(c, dtype=x.dtype)
+    arg = np.empty(c, dtype=np.int64)
+    for n in range(x.shape[0]):
+        for p in range(table.shape[0]):
+            _first_max(x, n, p, table, best, arg)
+            for ch in range(c):
+                if arg[ch] >= 0:
+                    dx[n, arg[ch], ch] += g[n, p, ch]
+
+
+@njit(cache=CACHE, nogil=True)
+def max_pool_gather(x, h, table, out):
+    c = x.shape[2]
+    best = np.empty(c, dtype=x.dtype)
+    arg = np.empty(c, dtype=np.int64)
+    for n in range(x.shape[0]):
+        for p in range(table.shape[0]):
+            _first_max(x, n, p, table, best, arg)
+            for ch in range(c):
+                if arg[ch] >= 0:
+                    out[n, p, ch] = h[n, arg[ch], ch]
+'''
+
+
+def window_table(spatial, out, ksize, strides, dilation, pads):
+    """``(P, K)`` int64: the flat index in the (unpadded) ``spatial`` grid that kernel
+    offset k (row-major) meets at output position p (row-major), or -1 on padding."""
+    rank = len(out)
+    table = np.zeros((1,) * (2 * rank), dtype=np.int64)
+    outside = np.zeros((1,) * (2 * rank), dtype=bool)
+    step = 1
+    for d in reversed(range(rank)):
+        coord = (np.arange(out[d], dtype=np.int64)[:, None] * strides[d]
+                 + np.arange(ksize[d], dtype=np.int64)[None, :] * dilation[d] - pads[d][0])
+        shape = [1] * (2 * rank)
+        shape[d], shape[rank + d] = out[d], ksize[d]
+        table = table + coord.reshape(shape) * step
+        outside = outside | ((coord < 0) | (coord >= spatial[d])).reshape(shape)
+        step *= spatial[d]
+    table = np.where(outside, -1, table)
+    return table.reshape(math.prod(out), math.prod(ksize))
+
+
+def _kernels():
+    from ..compiler import kernel_cache
+
+    return kernel_cache.load(_SOURCE)
+
+
+def _checked_table(spatial, out, ksize, strides, dilation, pads):
+    table = window_table(spatial, out, ksize, strides, dilation, pads)
+    if table.size and (table.min() < -1 or table.max() >= math.prod(spatial)):
+        raise ValueError(f"windows of output {tuple(out)} fall outside {tuple(spatial)}")
+    return table
+
+
+def col2im(cols, spatial, out, ksize, strides, dilation, pads):
+    """Scatter-add ``cols`` (N, P, K, C) into zeros (N, *spatial, C): column ``(p, k)``
+    lands where kernel offset k meets output position p; columns on padding drop."""
+    n, c = cols.shape[0], cols.shape[-1]
+    check_size((n, *spatial, c))
+    buf = np.zeros((n, math.prod(spatial), c), dtype=cols.dtype)
+    if cols.size and buf.size:
+        table = _checked_table(spatial, out, ksize, strides, dilation, pads)
+        if cols.shape != (n, table.shape[0], table.shape[1], c):
+            raise ValueError(f"col2im: columns of shape {cols.shape} do not fit "
+                             f"{table.shape}")
+        _kernels().col2im(np.ascontiguousarray(cols), table, buf)
+    return buf.reshape(n, *spatial, c)
+
+
 def conv_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation):
     """``dx`` (N, *x_spatial, C) of a correlation with ``w`` (*k, C, O) given ``g``
-    (N, *out, O): the transposed convolution (one matmul, then col2im)."""
-    return conv_transpose_channels_last(g, w, tuple(x_spatial), strides, padding, dilation)
+    (N, *out, O): one matmul to columns (N*P, K*C), then col2im and a crop."""
+    rank = g.ndim - 2
+    ksize, (c, o) = w.shape[:rank], w.shape[-2:]
+    n = g.shape[0]
+    x_spatial = tuple(x_spatial)
+    out, pads = _plan(x_spatial, ksize, strides, dilation, padding)
+    if tuple(out) != g.shape[1:-1]:
+        raise ValueError(f"the output gradient's spatial shape {g.shape[1:-1]} does not "
+                         f"match the convolution's {tuple(out)}")
+    kprod = math.prod(ksize)
+    if g.size == 0 or c == 0 or kprod == 0:
+        return np.zeros((n, *x_spatial, c), dtype=g.dtype)
+    wt = w.reshape(kprod, c, o).transpose(2, 0, 1).reshape(o, kprod * c)
+    cols = np.matmul(g.reshape(-1, o), wt).reshape(n, -1, kprod, c)
+    return col2im(cols, x_spatial, out, ksize, strides, dilation, pads)
 
 
 def conv_kernel_grad_channels_last(x, g, ksize, strides, padding, dilation):
@@ -355,25 +475,21 @@ def _local_attrs(attrs):
 
 def local_input_grad_channels_last(g, w, x_spatial, ksize, strides, out, fmt):
     """``dx``: per position the patch gradient ``g[p] @ w[p]^T`` (one batched matmul),
-    scattered back per kernel offset (col2im without padding)."""
+    scattered back by col2im (no padding, unit dilation)."""
     rank = g.ndim - 2
     n, o = g.shape[0], g.shape[-1]
     c = w.shape[1] // math.prod(ksize) if math.prod(ksize) else 0
-    buf = np.zeros((n, *x_spatial, c), dtype=g.dtype)
     positions = math.prod(out)
-    if buf.size == 0 or positions == 0:
-        return buf
+    if n * c * positions * math.prod(x_spatial) == 0:
+        return np.zeros((n, *x_spatial, c), dtype=g.dtype)
     gp = g.reshape(n, positions, o).transpose(1, 0, 2)  # (P, N, O)
     cols = np.matmul(gp, w.transpose(0, 2, 1))  # (P, N, F)
+    kprod = math.prod(ksize)
     if fmt == "channels_first":  # patch order (C, *k)
-        cols = cols.reshape(positions, n, c, *ksize)
-        cols = np.moveaxis(cols, 2, -1)
-    cols = cols.reshape(*out, n, *ksize, c)
-    cols = np.moveaxis(cols, rank, 0)  # (N, *out, *k, C)
-    for offset in itertools.product(*(range(k) for k in ksize)):
-        index = _offset_index(offset, (1,) * rank, out, strides)
-        buf[index] += cols[(slice(None),) * (rank + 1) + offset]
-    return buf
+        cols = np.swapaxes(cols.reshape(positions, n, c, kprod), 2, 3)
+    cols = cols.reshape(positions, n, kprod, c).transpose(1, 0, 2, 3)  # (N, P, K, C)
+    return col2im(cols, tuple(x_spatial), out, ksize, strides, (1,) * rank,
+                  ((0, 0),) * rank)
 
 
 def local_kernel_grad_channels_last(x, g, ksize, strides, out, fmt):
@@ -504,55 +620,36 @@ def _valid_counts(spatial, out, pool_size, strides, pads, dtype):
     return count
 
 
-def max_pool_argmax(x, pool_size, strides, padding):
-    """``(arg, out, pads)``: ``arg`` (N, *out, C) is the flat offset (row-major over the
-    window) of each window's first maximum; padded positions never win."""
+def _max_pool_call(name, x, other, pool_size, strides, padding):
+    """Run the numba max-pool kernel ``name`` on channels-last ``x`` and ``other`` (g for
+    max_pool_grad, of the pooled shape; h for max_pool_gather, of x's shape)."""
     rank = x.ndim - 2
-    out, pads = _plan(x.shape[1:-1], pool_size, strides, (1,) * rank, padding)
-    xp = _pad(x, pads, -np.inf)
-    mask = _pad(np.ones((1, *x.shape[1:-1], 1), dtype=bool), pads, False)
-    acc = np.full((x.shape[0], *out, x.shape[-1]), -np.inf, dtype=x.dtype)
-    arg = np.full(acc.shape, -1, dtype=np.int64)
-    if acc.size == 0:
-        return arg, out, pads
-    for j, offset in enumerate(itertools.product(*(range(k) for k in pool_size))):
-        index = _offset_index(offset, (1,) * rank, out, strides)
-        part = xp[index]
-        better = (part > acc) | ((arg < 0) & mask[index])
-        np.copyto(acc, part, where=better)
-        arg[better] = j
-    return arg, out, pads
+    n, spatial, c = x.shape[0], x.shape[1:-1], x.shape[-1]
+    out, pads = _plan(spatial, pool_size, strides, (1,) * rank, padding)
+    pooled = (n, *out, c)
+    expected = pooled if name == "max_pool_grad" else x.shape
+    if other.shape != expected:
+        raise ValueError(f"{name}: the second input has shape {other.shape}, expected "
+                         f"{expected}")
+    res = np.zeros(x.shape if name == "max_pool_grad" else pooled, dtype=x.dtype)
+    if res.size and math.prod(pooled):
+        table = _checked_table(spatial, out, pool_size, strides, (1,) * rank, pads)
+        x3 = np.ascontiguousarray(x).reshape(n, -1, c)
+        o3 = np.ascontiguousarray(other, dtype=x.dtype).reshape(n, -1, c)
+        getattr(_kernels(), name)(x3, o3, table, res.reshape(n, -1, c))
+    return res
 
 
 def max_pool_grad_channels_last(x, g, pool_size, strides, padding):
-    """``dx``: each window's ``g`` added at its first maximum."""
-    rank = x.ndim - 2
-    arg, out, pads = max_pool_argmax(x, pool_size, strides, padding)
-    if g.shape != arg.shape:
-        raise ValueError(f"the output gradient has shape {g.shape}, pooling gives "
-                         f"{arg.shape}")
-    padded = tuple(n + b + a for n, (b, a) in zip(x.shape[1:-1], pads))
-    buf = np.zeros((x.shape[0], *padded, x.shape[-1]), dtype=g.dtype)
-    if g.size:
-        zero = np.zeros((), dtype=g.dtype)
-        for j, offset in enumerate(itertools.product(*(range(k) for k in pool_size))):
-            buf[_offset_index(offset, (1,) * rank, out, strides)] += np.where(arg == j, g,
-                                                                              zero)
-    return _crop(buf, x.shape[1:-1], pads)
+    """``dx``: each window's ``g`` added at its first maximum (row-major over the window;
+    padded positions never win)."""
+    return _max_pool_call("max_pool_grad", x, g, pool_size, strides, padding)
 
 
 def max_pool_gather_channels_last(x, h, pool_size, strides, padding):
-    """The adjoint of ``max_pool_grad`` in ``g``: each window reads ``h`` at its first
-    maximum (an array of the pooled shape)."""
-    rank = x.ndim - 2
-    arg, out, pads = max_pool_argmax(x, pool_size, strides, padding)
-    res = np.zeros(arg.shape, dtype=h.dtype)
-    if res.size:
-        hp = _pad(h, pads)
-        for j, offset in enumerate(itertools.product(*(range(k) for k in pool_size))):
-            part = hp[_offset_index(offset, (1,) * rank, out, strides)]
-            np.copyto(res, part, where=arg == j)
-    return res
+    """The adjoint of ``max_pool_grad`` in ``g``: each window reads ``h`` (x's shape) at
+    its first maximum (an array of the pooled shape)."""
+    return _max_pool_call("max_pool_gather", x, h, pool_size, strides, padding)
 
 
 def avg_pool_grad_channels_last(g, x_spatial, pool_size, strides, padding):
