@@ -6,6 +6,13 @@ is called once, on placeholders, and the graph it builds runs once per step when
 loop is evaluated. Loop lengths may be unknown (``None``) until run time. Anything the
 function reads from outside (weights, variables, other nodes), and anything it
 computes from those alone, is computed once per call, outside the loop.
+
+All four are differentiable (``K.gradients``) with respect to the sequences, the
+initial states / initializer, the constants and every outer tensor the function reads
+(weights), with masks, ``go_backwards``, ``time_major`` and unknown lengths: the
+gradient runs a reverse loop over the steps (see :mod:`symgraph.ops.control`); an
+unrolled ``rnn`` differentiates through its ordinary ops. Random draws inside the
+function (dropout) are saved by the forward loop and reused by the gradient.
 """
 
 from __future__ import annotations
@@ -111,6 +118,10 @@ def rnn(step_function, inputs, initial_states, go_backwards: bool = False, mask=
         input_length: informational (the static time length is read from ``inputs``).
         time_major: ``inputs`` and ``mask`` put time first.
         zero_output_for_mask: masked steps output zeros instead of repeating.
+
+    Gradients flow to ``inputs``, ``initial_states``, ``constants`` and the tensors the
+    step function reads (not to ``mask``); a rolled loop saves each step's states for
+    them (memory: time steps x states).
 
     Masking without states is allowed (TF 2.2 refuses it in its while-loop path
     only). With ``go_backwards``, ``zero_output_for_mask`` zeroes the outputs of the
