@@ -1,6 +1,11 @@
 """CTC: loss, decoding and dense-to-sparse labels (TF 2.2 ``tf.keras.backend``), plus
 the Keras 2.3.1 Theano backend's CTC helpers. The ops and their packing are described
-in :mod:`symgraph.ops.ctc`; gradients arrive with autodiff."""
+in :mod:`symgraph.ops.ctc`.
+
+Gradients (``K.gradients``): ``ctc_batch_cost`` w.r.t. ``y_pred`` (forward-backward in
+log space; none w.r.t. labels or lengths); ``ctc_update_log_p`` w.r.t. ``zeros``,
+``log_p_curr`` and ``log_p_prev``; ``ctc_path_probs`` and ``ctc_cost`` w.r.t.
+``predict``. Second-order gradients through these ops raise ``GradientError``."""
 
 from __future__ import annotations
 
@@ -79,6 +84,14 @@ def ctc_batch_cost(y_true, y_pred, input_length, label_length) -> Tensor:
     The loss is computed on ``log(y_pred + epsilon())`` normalised per step, in log
     space; the blank is the last class; a label sequence that no alignment of the
     given input length can produce gives ``inf``.
+
+    Gradient w.r.t. ``y_pred``: ``(softmax(x) - posterior) / (y_pred + epsilon())`` per
+    step, ``x = log(y_pred + epsilon())``, zero past ``input_length``. An ``inf`` loss
+    has no derivative: its sequence gets NaN in the steps it reads (TF 2.2 instead
+    refuses a label longer than the input, and returns the softmax as the logits'
+    gradient, with a warning, when repeats leave no alignment). Where that sequence's
+    incoming gradient is exactly zero (masked out, e.g. with
+    ``K.switch(loss < np.inf, loss, K.zeros_like(loss))``) its gradient is zero.
 
     Args:
         y_true: ``(batch, max_label_len)`` labels (entries past ``label_length`` are

@@ -31,6 +31,20 @@ Semantics (TF 2.2 ``tf.keras.backend``):
 * beam: TF's prefix beam search on ``x - max(x)`` per step (TF does not normalise),
   ``merge_repeated`` collapses repeats of the final label sequence; scores are the
   beams' log totals, best first.
+
+Gradients (each backward pass is its own op with a NumPy reference; their own rules
+raise ``GradientError``: no second order):
+
+* ``ctc_loss_grad``: ``g[b] * d loss[b] / d y_pred`` by forward-backward (alpha-beta)
+  in log space, recomputed from y_pred (the loss op keeps nothing). Steps past
+  ``input_length`` get 0. A sequence without alignment (loss ``inf``, whatever y_pred
+  is) has no derivative: NaN in the steps it reads, so the problem shows instead of
+  the sequence being silently dropped; 0 if ``g[b] == 0`` (masked out). TF 2.2 raises
+  for labels longer than the input and, when repeats leave no alignment, logs "No
+  valid path found" and returns the softmax as the logits' gradient.
+* ``ctc_update_log_p_grad``: adjoint of one step w.r.t. zeros, log_p_curr and
+  log_p_prev (``active_next`` is piecewise constant), packed ``(3, S)``.
+* ``ctc_path_probs_grad``: reverse mode through both recursions, w.r.t. predict.
 """
 
 from __future__ import annotations
@@ -762,7 +776,7 @@ CTC_PATH_PROBS = register(Op(
 # ctc_loss: forward-backward (alpha-beta) in log space. With x = log(y_pred + eps) and
 # lp = log_softmax(x) per step, d loss / d x[t, c] = softmax(x)[t, c] - gamma[t, c], where
 # gamma[t, c] = sum over the states s of label c of exp(alpha[t, s] + beta[t, s] - lp[t, c]
-# - log p) (alpha and beta both include the emission at t); then d x / d y_pred =
+# - log p) (alpha and beta both include the emission at t; gamma <= 1); then d x / d y_pred =
 # 1 / (y_pred + eps). Steps past input_length do not enter the loss: zero gradient.
 _LOSS_GRAD_SOURCE = _PRELUDE + '''
 @njit('void(float64[:, :, ::1], int64[:, ::1], int64[::1], int64[::1], float64[::1], '
@@ -833,12 +847,13 @@ def ctc_loss_grad(x, labels, in_len, lab_len, g, out):
             continue
         for t in range(n_steps):
             for c in range(n_class):
-                gam[c] = NEG_INF
+                gam[c] = 0.0
+            # state posteriors (each <= 1: summed in probability space)
             for s in range(n_states):
                 c = ext[s]
-                gam[c] = _lse(gam[c], alpha[t, s] + beta[t, s] - lp[t, c])
+                gam[c] += math.exp(alpha[t, s] + beta[t, s] - lp[t, c] - log_p)
             for c in range(n_class):
-                out[b, t, c] = scale * (math.exp(lp[t, c]) - math.exp(gam[c] - log_p))
+                out[b, t, c] = scale * (math.exp(lp[t, c]) - gam[c])
 '''
 
 
