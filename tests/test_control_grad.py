@@ -181,6 +181,10 @@ def test_map_fn_gradients():
     gx, ga = K.function([x, a, w], K.gradients(loss, [x, a]))([xv, av, wv])
     assert_close(gx, np.cos(xv) * av * wv + 2 * xv * wv.sum(axis=1, keepdims=True), D)
     assert_close(ga, (np.sin(xv) * wv).sum(axis=0), D)
+    # a float constant read by the body is captured, so it has a gradient too
+    c = K.constant([1.0, -2.0, 0.5], dtype=D)
+    gc, = K.gradients(K.sum(map_fn(lambda row: row * c * 3.0, x)), [c])
+    assert_close(K.function([x], [gc])([xv])[0], 3.0 * xv.sum(axis=0), D)
     # an empty sequence: zero gradients of the right shapes
     gx0, ga0 = K.function([x, a, w], K.gradients(loss, [x, a]))(
         [np.zeros((0, 3)), av, np.zeros((0, 3))])

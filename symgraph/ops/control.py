@@ -679,7 +679,10 @@ def _capture_and_clone(graph, leaves, inner_outputs, start_id):
     seen = set()
 
     def want(t):
-        if not depends[t.id] and not isinstance(t, Constant) and t.id not in seen:
+        # float constants with elements are captured too (so that gradients reach
+        # them); 0-d and non-float ones stay in the body as literals
+        literal = isinstance(t, Constant) and (t.shape == () or not dtypes.is_float(t.dtype))
+        if not depends[t.id] and not literal and t.id not in seen:
             seen.add(t.id)
             captures.append(t)
 
