@@ -30,9 +30,13 @@ gradient with respect to ``g`` is ``conv``, and with respect to ``w`` it is
 ``conv_kernel_grad``. ``max_pool_grad`` is piecewise constant in ``x`` (zero gradient)
 and linear in ``g``; its adjoint ``max_pool_gather`` reads the routed entries back.
 
-Kernels work channels-last with the forward op's helpers (one BLAS matmul plus a strided
-scatter-add per kernel offset for the convolutions, ``prod(pool_size)`` vectorized passes
-for pooling). The references loop over output positions instead.
+Kernels work channels-last. Input gradients of ``conv``/``local_conv``: one BLAS matmul
+to columns, then a numba col2im scatter-add driven by a bounds-checked ``(positions,
+kernel offsets)`` table of flat input indices (-1 on padding, so no padded buffer). Kernel
+gradients: im2col (as the forward) transposed times ``g``. Depthwise and average pooling:
+``prod(k)`` vectorized passes over strided slices. Max pooling: numba kernels that find
+each window's first maximum through the same kind of table. The references loop over
+output positions in plain NumPy instead (``np.argmax`` for the first maximum).
 """
 
 from __future__ import annotations
