@@ -9,6 +9,15 @@ from ..core.tensor import Tensor
 from ..errors import FeedError, created_at
 
 
+class _DtypeTable(dict):
+    def __missing__(self, name: str) -> np.dtype:
+        self[name] = found = np.dtype(name)
+        return found
+
+
+_NUMPY_DTYPES = _DtypeTable()
+
+
 def check_feed(ph, value) -> np.ndarray:
     """Return ``value`` as a C-contiguous, native-order array of the placeholder's
     dtype, or raise :class:`FeedError` naming the placeholder and what it expects.
@@ -17,10 +26,9 @@ def check_feed(ph, value) -> np.ndarray:
     widening one (int data to a float placeholder, float64 to float32) is accepted;
     float data to an int placeholder, or non-numeric data, is refused.
     """
-    if type(value) is np.ndarray and value.dtype.name == ph.dtype and \
-            value.flags.c_contiguous and value.dtype.isnative and \
-            ph.shape is not None and dims_compatible(ph.shape, value.shape):
-        return value  # the common case: nothing to convert or explain
+    if type(value) is np.ndarray and value.dtype == _NUMPY_DTYPES[ph.dtype] and \
+            value.flags.c_contiguous and dims_compatible(ph.shape, value.shape):
+        return value  # the common case: nothing to convert or explain (== checks byte order)
     expected = f"shape {shape_str(ph.shape)} and dtype {ph.dtype}"
     if isinstance(value, Tensor):
         raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} was fed a symbolic tensor "

@@ -9,7 +9,6 @@ call state is local, so several threads can call one function at once.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import numpy as np
@@ -93,8 +92,10 @@ class Function:
                     f"placeholder '{ph.name}' (shape {shape_str(ph.shape)}, {ph.dtype})"
                     f"{created_at(ph)} must be fed to compute {needed_by}; "
                     "pass it in the inputs of K.function")
-        self._shape_cache: dict[tuple, dict] = {}
-        self._lock = threading.Lock()
+        self._prepared: dict[tuple, list] = {}  # feed shapes -> prepared steps
+        self._constants = {s.node.id: s.node.value for s in self.plan.steps
+                           if s.kind == "constant"}
+        self._owned = _owned_values(self.plan.steps)
 
     @property
     def n_kernels(self) -> int:
@@ -136,10 +137,6 @@ class Function:
         return value
 
     def _concrete_shapes(self, feeds) -> dict:
-        key = tuple(a.shape for a in feeds.values())
-        shapes = self._shape_cache.get(key)
-        if shapes is not None:
-            return shapes
         shapes = {}
         for node in self.plan.shape_order:
             if isinstance(node, Placeholder):
@@ -151,39 +148,102 @@ class Function:
                 shapes[node.id] = node.shape
             else:
                 shapes[node.id] = _infer_concrete(node, shapes)
-        if len(self._shape_cache) < _SHAPE_CACHE_LIMIT:
-            self._shape_cache[key] = shapes
         return shapes
 
-    def _run(self, feeds) -> dict:
-        shapes = self._concrete_shapes(feeds)
-        values: dict[int, object] = {}
-        owned: set[int] = set()  # values in buffers of this call (not views of stored data)
+    def _run(self, feeds) -> tuple:
+        """Run the steps; returns the values dict and the ids of values that live in
+        buffers of this call (the others are views of stored data)."""
+        key = tuple([a.shape for a in feeds.values()])
+        actions = self._prepared.get(key)
+        if actions is None:
+            actions = self._prepare(self._concrete_shapes(feeds))
+            if len(self._prepared) < _SHAPE_CACHE_LIMIT:
+                self._prepared[key] = actions
+        values = dict(feeds)
+        values.update(self._constants)
+        for action in actions:
+            action(values)
+        return values, self._owned
+
+    def _prepare(self, shapes) -> list:
+        """One closure per step, with concrete shapes, scalar arguments and the
+        values to free bound in: a call does no graph work and no shape rules."""
+        actions = []
         for step in self.plan.steps:
-            node = step.node
-            kind = step.kind
-            if kind == "placeholder":
-                values[node.id] = feeds[node.id]
+            node, kind = step.node, step.kind
+            dead = tuple(step.free_after)
+            if kind in ("placeholder", "constant"):
+                action = None
             elif kind == "variable":
-                values[node.id] = node.value
-            elif kind == "constant":
-                values[node.id] = node.value
+                action = _read_variable(node)
             elif kind == "fill":
-                values[node.id] = np.full(shapes[node.id], node.attrs["value"], node.dtype)
+                action = _fill(node, shapes[node.id])
             elif kind == "group":
-                arrays = [values[s.id] for s in step.array_inputs]
-                scalars = [_scalar_arg(s, values) for s in step.scalar_inputs]
-                values[node.id] = step.kernel(shapes[node.id], arrays, scalars)
-                LAUNCHES[node.op.name] += 1
+                action = _launch_group(step, shapes[node.id])
             else:
-                values[node.id] = _run_op(node, values, shapes)
-                LAUNCHES[node.op.name] += 1
-            if kind not in ("placeholder", "variable", "constant") and (
-                    node.op.kind != "view" or node.inputs[0].id in owned):
-                owned.add(node.id)
-            for dead in step.free_after:
-                values.pop(dead, None)
-        return values, owned
+                action = _launch_op(node, shapes)
+            if action is not None:
+                actions.append(action)
+            if dead:
+                actions.append(_free(dead))
+        return actions
+
+
+def _owned_values(steps) -> frozenset:
+    """Ids of values computed into buffers of the call (not views of stored data):
+    a structural property of the plan, so found once."""
+    owned: set[int] = set()
+    for step in steps:
+        node = step.node
+        if step.kind in ("placeholder", "variable", "constant"):
+            continue
+        if node.op.kind != "view" or node.inputs[0].id in owned:
+            owned.add(node.id)
+    return frozenset(owned)
+
+
+def _read_variable(node):
+    node_id = node.id
+
+    def action(values):
+        values[node_id] = node.value
+    return action
+
+
+def _fill(node, shape):
+    node_id, value, dtype = node.id, node.attrs["value"], node.dtype
+
+    def action(values):
+        values[node_id] = np.full(shape, value, dtype)
+    return action
+
+
+def _launch_group(step, shape):
+    node_id, name = step.node.id, step.node.op.name
+    sources = [s.id for s in step.array_inputs]
+    scalars = [_scalar_arg(s) for s in step.scalar_inputs]
+    kernel = step.kernel
+
+    def action(values):
+        values[node_id] = kernel(shape, [values[i] for i in sources], scalars)
+        LAUNCHES[name] += 1
+    return action
+
+
+def _launch_op(node, shapes):
+    node_id, name = node.id, node.op.name
+
+    def action(values):
+        values[node_id] = _run_op(node, values, shapes)
+        LAUNCHES[name] += 1
+    return action
+
+
+def _free(dead):
+    def action(values):
+        for node_id in dead:
+            values.pop(node_id, None)
+    return action
 
 
 def _as_update_value(value, var):
@@ -199,7 +259,7 @@ def _as_update_value(value, var):
     return value
 
 
-def _scalar_arg(node, values):
+def _scalar_arg(node):
     dtype = compute_type(node.dtype)
     if node.op.name == "fill":
         return np.dtype(dtype).type(node.attrs["value"])
