@@ -23,7 +23,12 @@ EXPECTED_OPS = {
     "cumulative", "pad", "resize_bilinear", "resize_bilinear_grad", "sum_to", "scatter_index",
     "concat_part", "scatter_rows", "scatter_pick", "conv", "depthwise_conv", "conv_transpose",
     "local_conv", "pool", "scan", "scan_output", "ctc_loss", "ctc_decode", "ctc_update_log_p",
-    "ctc_path_probs", "ctc_skip_idxs", "sparse_to_dense",
+    "ctc_path_probs", "ctc_skip_idxs", "sparse_to_dense", "identity", "conv_input_grad",
+    "conv_kernel_grad", "depthwise_input_grad", "depthwise_kernel_grad", "local_input_grad",
+    "local_kernel_grad", "max_pool_grad", "max_pool_gather", "avg_pool_grad", "ctc_loss_grad",
+    "ctc_update_log_p_grad", "ctc_path_probs_grad", "sparse_gather",
+    "padded_rows_to_sparse_indices", "padded_rows_to_sparse_values",
+    "padded_rows_to_sparse_count",
 }
 
 
