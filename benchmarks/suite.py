@@ -396,6 +396,43 @@ METHOD = """\
 """
 
 
+def _notes(res: dict) -> list[str]:
+    notes = ["Graph building (the 10k-op row) is the same for both PyTensor modes and is "
+             "shown under PyTensor C; JAX's number is tracing with `jax.make_jaxpr`.",
+             "`import symgraph` alone loads almost nothing (the package imports lazily); "
+             "`import symgraph.backend` is what a user pays, NumPy's import included.",
+             "NumPy's elementwise chain allocates about ten fresh 40 MB temporaries per "
+             "call at 10M elements; on this VM their page faults make NumPy's time swing "
+             "with background load far more than the fused engines' (NumPy alone with "
+             "symgraph, unloaded: ~100 ms; in a loaded full run up to ~5x that). Ratios "
+             "of the chain row are only as good as that NumPy median: check "
+             "`--only chain --engines numpy,symgraph` on a quiet machine.",
+             "Training: symgraph uses `K.gradients` and `K.function(updates=...)`, NumPy a "
+             "hand-written backward pass, PyTensor `pytensor.grad` with shared-variable "
+             "updates, JAX `jax.value_and_grad` in one jitted step returning new weights."]
+    if any(e.startswith("pytensor") for e in res["engines"]):
+        notes.append("PyTensor 3 has no NN conv2d op; its CNN row uses "
+                     "`pytensor.tensor.signal.convolve2d` batched over (batch, filters) "
+                     "(one input channel, kernel flipped), which is not built for this: read "
+                     "that cell as 'no fast route', not as PyTensor's best.")
+        try:
+            import importlib.metadata as md
+
+            import pytensor
+
+            if not pytensor.config.blas__ldflags:
+                notes.append("PyTensor found no BLAS library to link its C code against "
+                             "(a pip install) and warns that BLAS-based ops may be slower.")
+            need = [r for r in md.requires("pytensor") or [] if r.startswith("numba")
+                    and "extra" not in r]
+            if need:
+                notes.append(f"PyTensor {pytensor.__version__} declares `{need[0]}`; it ran "
+                             f"with numba {res['machine']['versions'].get('numba')} here.")
+        except Exception:  # noqa: BLE001
+            pass
+    return notes
+
+
 def render_markdown(res: dict, quick: bool = False) -> str:
     engines = [e for e in ENGINES if e in res["engines"]]
     m = res["machine"]
@@ -411,7 +448,10 @@ def render_markdown(res: dict, quick: bool = False) -> str:
     if skipped:
         lines.append("* not measured: " + "; ".join(f"{LABELS[e]} ({why})"
                                                     for e, why in skipped.items()))
-    lines += ["", f"Medians of {res['rounds']} interleaved rounds.", "",
+    used = sorted({r.get("rounds", res["rounds"]) for r in res["timed"]})
+    lines += ["", f"Medians of {res['rounds']} interleaved rounds per workload"
+              + (f" ({min(used)} for the slowest)" if used and min(used) < res["rounds"] else "")
+              + ".", "",
               "## Throughput (ratio to NumPy eager in the same run; below 1 is faster)", ""]
     header = ["workload"] + [LABELS[e] for e in engines] + ["symgraph target", "met"]
     rows, abs_rows = [], []
@@ -429,9 +469,7 @@ def render_markdown(res: dict, quick: bool = False) -> str:
     lines += _table(header, rows)
     lines += ["", "## Latency and memory (absolute)", ""]
     lines += _table(header, abs_rows + _sub_rows(res["sub"], engines))
-    lines += ["", "Graph building (the 10k-op row) is the same for both PyTensor modes and is "
-              "shown under PyTensor C; JAX's number is tracing with `jax.make_jaxpr`.", "",
-              METHOD]
+    lines += ["", "## Notes", ""] + [f"* {note}" for note in _notes(res)] + ["", METHOD]
     return "\n".join(lines) + "\n"
 
 
@@ -446,12 +484,22 @@ def _jsonable(res: dict) -> dict:
     return out
 
 
+def _load_json(path: str) -> dict:
+    with open(path) as fh:
+        res = json.load(fh)
+    for r in res["timed"]:
+        if r["target"] is not None:
+            r["target"] = cases.Target(**r["target"])
+    return res
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, fewer rounds")
     parser.add_argument("--out", help="write the markdown report here")
     parser.add_argument("--json", help="write the raw results (medians, samples) here")
     parser.add_argument("--rounds", type=int, help="interleaved rounds per workload")
+    parser.add_argument("--from-json", help="render the report of an earlier --json run")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(ALL_CASES)}")
     parser.add_argument("--engines", help=f"comma-separated subset of {','.join(ENGINES)}")
     args = parser.parse_args(argv)
@@ -464,8 +512,11 @@ def main(argv=None) -> dict:
     if set(engines) - set(ENGINES):
         parser.error(f"unknown engines {sorted(set(engines) - set(ENGINES))}")
     engines = tuple(dict.fromkeys(("numpy",) + engines))  # NumPy is the baseline
-    res = run_suite(sizes, engines, only, args.rounds)
-    text = render_markdown(res, quick=args.quick)
+    if args.from_json:
+        res = _load_json(args.from_json)
+    else:
+        res = run_suite(sizes, engines, only, args.rounds)
+    text = render_markdown(res, quick=args.quick or res["sizes"] == QUICK)
     print()
     print(text)
     if args.out:

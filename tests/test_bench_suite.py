@@ -4,6 +4,7 @@ checked against NumPy, the report renders. No timing is asserted."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 
@@ -28,7 +29,7 @@ def _quiet(*_args, **_kwargs):
     pass
 
 
-def test_every_workload_runs_and_matches_numpy():
+def test_every_workload_runs_and_matches_numpy(tmp_path, capsys):
     engines = ("numpy", "symgraph") + tuple(
         e for e in ("numexpr",) if importlib.util.find_spec(e) is not None)
     res = suite.run_suite(TINY, engines=engines, only=IN_PROCESS, log=_quiet, min_sample=0)
@@ -50,6 +51,12 @@ def test_every_workload_runs_and_matches_numpy():
     assert text.count("\n| ") == len(keys) + 3  # two headers, the rows, the copy floor
     assert "| elementwise chain" in text and "floor: a plain copy" in text
     assert "<= 0.25x" in text and "<= 2 us" in text
+    saved = tmp_path / "res.json"
+    with open(saved, "w") as fh:
+        json.dump(suite._jsonable(res), fh, default=str)
+    out = tmp_path / "perf.md"
+    suite.main(["--from-json", str(saved), "--out", str(out)])
+    assert out.read_text().split("## Machine")[1] == text.split("## Machine")[1]
 
 
 @pytest.mark.parametrize("engine", ["jax", "pytensor_c", "pytensor_numba"])
