@@ -91,7 +91,11 @@ def placeholder(shape=None, ndim: int | None = None, dtype=None, sparse: bool = 
         raise ValueError("symgraph has no sparse or ragged tensors; use a dense placeholder")
     if shape is None and ndim is not None:
         shape = (None,) * int(ndim)
-    return ops.placeholder(shape, _dtype(dtype), name)
+    x = ops.placeholder(shape, _dtype(dtype), name)
+    # What Keras 2 reads off an input tensor (its InputLayer takes the shape from here).
+    x._keras_shape = x.shape
+    x._uses_learning_phase = False
+    return x
 
 
 def zeros(shape, dtype=None, name: str | None = None) -> Tensor:

@@ -113,8 +113,12 @@ class Graph:
             found = self._table.get(key)
         except TypeError as exc:  # an unhashable attribute is a bug in a builder
             raise GraphError(f"{op.name}: attributes must be hashable: {attrs!r}") from exc
-        if found is not None:
+        if found is not None and not hasattr(found, "_keras_history"):
             return found
+        # A node Keras 2 has tagged as a layer's output (``_keras_history``) is not handed
+        # out again: a second layer computing the same thing (two ``Activation('relu')``
+        # on one tensor) needs its own tensor to tag, or the first layer drops out of the
+        # model, as each op call makes a new tensor in TF and Theano.
         location = user_frame()
         in_shapes = [t.shape for t in inputs]
         in_dtypes = [t.dtype for t in inputs]

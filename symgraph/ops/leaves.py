@@ -79,6 +79,8 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
             return constant(x, "int32" if -2**31 <= x < 2**31 else "int64")
         return constant(x, like.dtype if like is not None and dtypes.is_float(like.dtype)
                         else "float32")
+    if isinstance(x, (list, tuple)) and _holds_tensor(x):
+        return _pack(x, like)
     if isinstance(x, (list, tuple, np.ndarray)):
         array = np.asarray(x)
         if array.dtype.kind == "f" and like is not None and dtypes.is_float(like.dtype) \
@@ -90,3 +92,55 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
             return constant(array, "float32")
         return constant(array, array.dtype.name)
     raise TypeError(f"expected a tensor, number or array, got {type(x).__name__}")
+
+
+def _holds_tensor(x) -> bool:
+    return any(isinstance(e, Tensor) or (isinstance(e, (list, tuple)) and _holds_tensor(e))
+               for e in x)
+
+
+def _pack(x, like: Tensor | None) -> Tensor:
+    """A (nested) list holding tensors, stacked along a new leading axis, as TF's
+    ``convert_to_tensor`` does (Keras 2 writes ``K.prod([K.shape(x)[i] for i in axes])``).
+    Python numbers in it take the dtype of the first tensor; dtypes must agree."""
+    from .shape import concatenate, getitem
+
+    if not x:
+        raise ValueError("cannot stack an empty list that holds tensors")
+    ref = _first_tensor(x)
+    ref = like if ref is None else ref
+    items = [_pack_item(e, ref) for e in x]
+    dtypes_seen = {t.dtype for t in items}
+    if len(dtypes_seen) > 1:
+        raise TypeError("cannot stack a list of tensors of different dtypes "
+                        f"{sorted(dtypes_seen)}: cast them first")
+    shapes = [t.shape for t in items]
+    if any(s is None for s in shapes) or len({len(s) for s in shapes}) > 1:
+        raise ValueError(f"cannot stack a list of tensors of shapes {shapes}: ranks differ")
+    return concatenate([getitem(t, (None,)) for t in items], 0)
+
+
+def _pack_item(e, ref: Tensor | None) -> Tensor:
+    if isinstance(e, Tensor):
+        return e
+    if isinstance(e, (list, tuple)) and _holds_tensor(e):
+        return _pack(e, ref)
+    if ref is None or isinstance(e, (np.ndarray, np.generic)):
+        return as_tensor(e)
+    array = np.asarray(e)  # Python numbers take the tensors' dtype
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"cannot make a tensor from {type(e).__name__} of dtype {array.dtype}")
+    if array.dtype.kind == "f" and not dtypes.is_float(ref.dtype):
+        raise TypeError(f"cannot stack the float value {e!r} with {ref.dtype} tensors")
+    return constant(array, ref.dtype)
+
+
+def _first_tensor(x) -> Tensor | None:
+    for e in x:
+        if isinstance(e, Tensor):
+            return e
+        if isinstance(e, (list, tuple)):
+            found = _first_tensor(e)
+            if found is not None:
+                return found
+    return None
