@@ -10,6 +10,9 @@ the source, so graphs that differ only in constants share one compiled kernel.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +21,19 @@ from ..core import dtypes
 from ..ops.elementwise import compute_type
 from . import kernel_cache
 
-HEADER = ("import math\nimport numpy as np\nfrom numba import njit\n"
-          "from numba import types as _t\n\n")
+
+def _vmath_digest() -> str:
+    """Hash of ``vmath``'s source: kernels inline its functions, so the generated
+    source (the cache key) must change when it does, or numba's disk cache would
+    serve machine code built from the old version."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vmath.py")
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()[:16]
+
+
+HEADER = (f"# vmath {_vmath_digest()}\n"
+          "import math\nimport numpy as np\nfrom numba import njit\n"
+          "from numba import types as _t\nfrom symgraph.compiler import vmath\n\n")
 
 
 def numba_type(dtype: str) -> str:
@@ -77,6 +91,52 @@ def build_group_spec(members, array_inputs, scalar_inputs) -> GroupSpec:
                      [n.dtype for n in scalar_inputs], members[-1].dtype)
 
 
+# ``x ** s`` with ``s`` a scalar argument: the template calls vmath.pow_f32/f64(x, s)
+_POW_BY_SCALAR = re.compile(r"vmath\.pow_f(?:32|64)\((np\.\w+\(\w+\)|\w+), "
+                            r"(np\.\w+\(s\d+\)|s\d+)\)")
+
+
+def square_variant(lines: list[str]):
+    """``(condition, lines)`` where every power by a scalar argument is written ``x * x``,
+    valid when the condition (those scalars == 2) holds at run time; None if there is no
+    such power. Exponents are arguments, not constants, so the generated loop picks the
+    cheap, vectorizable version with one test outside the loop (``x ** 2`` is common)."""
+    exponents: list[str] = []
+
+    def square(match):
+        exponents.append(match.group(2))
+        return f"({match.group(1)} * {match.group(1)})"
+
+    new_lines = [_POW_BY_SCALAR.sub(square, line) for line in lines]
+    if not exponents:
+        return None
+    return " and ".join(f"{e} == 2" for e in dict.fromkeys(exponents)), new_lines
+
+
+def _loop_nest(spec: GroupSpec, lines: list[str], ndim: int, depth: int, flat: bool) -> list[str]:
+    """The loop over the output (flat: one loop; else one per dim) at indent ``depth``."""
+    if flat:
+        head, index = ["    " * depth + "for i in range(out.shape[0]):\n"], "i"
+        pad = "    " * (depth + 1)
+    else:
+        head = ["    " * (depth + d) + f"for i{d} in range(out.shape[{d}]):\n"
+                for d in range(ndim)]
+        index, pad = ", ".join(f"i{d}" for d in range(ndim)), "    " * (depth + ndim)
+    body = [f"{pad}x{j} = a{j}[{index}]\n" for j in range(spec.n_arrays)]
+    body += [f"{pad}{line}\n" for line in lines]
+    body.append(f"{pad}out[{index}] = {spec.result}\n")
+    return head + body
+
+
+def _function_body(spec: GroupSpec, ndim: int, flat: bool) -> list[str]:
+    variant = square_variant(spec.lines)
+    if variant is None:
+        return _loop_nest(spec, spec.lines, ndim, 1, flat)
+    condition, fast_lines = variant
+    return ([f"    if {condition}:\n"] + _loop_nest(spec, fast_lines, ndim, 2, flat)
+            + ["    else:\n"] + _loop_nest(spec, spec.lines, ndim, 2, flat))
+
+
 def group_source(spec: GroupSpec, ndim: int) -> str:
     arrays = [f"a{j}" for j in range(spec.n_arrays)]
     scalars = [f"s{j}" for j in range(spec.n_scalars)]
@@ -88,22 +148,15 @@ def group_source(spec: GroupSpec, ndim: int) -> str:
     nd_sig = signed_decorator(array_type(spec.out_dtype, ndim, "C"),
                               *[array_type(d, ndim, "A", True) for d in spec.array_dtypes],
                               *scalar_types)
-    src = [HEADER, flat_sig, f"def flat({params}):\n", "    for i in range(out.shape[0]):\n"]
-    src += [f"        x{j} = a{j}[i]\n" for j in range(spec.n_arrays)]
-    src += [f"        {line}\n" for line in spec.lines]
-    src += [f"        out[i] = {spec.result}\n", "\n\n", nd_sig, f"def nd({params}):\n"]
+    src = [HEADER, flat_sig, f"def flat({params}):\n"]
+    src += _function_body(spec, 1, flat=True)
+    src += ["\n\n", nd_sig, f"def nd({params}):\n"]
     if ndim == 0:
         src += [f"    x{j} = a{j}[()]\n" for j in range(spec.n_arrays)]
         src += [f"    {line}\n" for line in spec.lines]
         src += [f"    out[()] = {spec.result}\n"]
         return "".join(src)
-    index = ", ".join(f"i{d}" for d in range(ndim))
-    for d in range(ndim):
-        src.append("    " * (d + 1) + f"for i{d} in range(out.shape[{d}]):\n")
-    pad = "    " * (ndim + 1)
-    src += [f"{pad}x{j} = a{j}[{index}]\n" for j in range(spec.n_arrays)]
-    src += [f"{pad}{line}\n" for line in spec.lines]
-    src.append(f"{pad}out[{index}] = {spec.result}\n")
+    src += _function_body(spec, ndim, flat=False)
     return "".join(src)
 
 

@@ -166,6 +166,24 @@ def _cast_template(ops, attrs, in_dtypes, out_dtype):
     return x
 
 
+def _vmath(name):
+    """Template calling the vectorizable ``compiler.vmath`` version of a float function
+    (generated kernels import ``vmath``; it computes in the op's compute dtype)."""
+    def template(ops, attrs, in_dtypes, out_dtype):
+        return f"vmath.{name}_{_vmath_suffix(out_dtype)}({', '.join(ops)})"
+    return template
+
+
+def _vmath_suffix(dtype):
+    return "f64" if compute_type(dtype) == "float64" else "f32"
+
+
+def _power_template(ops, attrs, in_dtypes, out_dtype):
+    if dtypes.is_float(out_dtype):
+        return _vmath("pow")(ops, attrs, in_dtypes, out_dtype)
+    return f"({ops[0]} ** {ops[1]})"
+
+
 def _cast_reference(x, dtype):
     if np.dtype(dtype).kind in "iu" and x.dtype.kind == "f":
         info = np.iinfo(dtype)
@@ -180,16 +198,16 @@ ABS = _def("abs", 1, _abs_template, np.abs, _same)
 SIGN = _def("sign", 1, _sign_template, np.sign, _same)
 SQUARE = _def("square", 1, "({0} * {0})", np.square, _same)
 SQRT = _def("sqrt", 1, "math.sqrt({0})", np.sqrt, _unary_float)
-EXP = _def("exp", 1, "math.exp({0})", np.exp, _unary_float)
-EXPM1 = _def("expm1", 1, "math.expm1({0})", np.expm1, _unary_float)
-LOG = _def("log", 1, "math.log({0})", np.log, _unary_float)
-LOG1P = _def("log1p", 1, "math.log1p({0})", np.log1p, _unary_float)
+EXP = _def("exp", 1, _vmath("exp"), np.exp, _unary_float)
+EXPM1 = _def("expm1", 1, _vmath("expm1"), np.expm1, _unary_float)
+LOG = _def("log", 1, _vmath("log"), np.log, _unary_float)
+LOG1P = _def("log1p", 1, _vmath("log1p"), np.log1p, _unary_float)
 SIN = _def("sin", 1, "math.sin({0})", np.sin, _unary_float)
 COS = _def("cos", 1, "math.cos({0})", np.cos, _unary_float)
-TANH = _def("tanh", 1, "math.tanh({0})", np.tanh, _unary_float)
-SIGMOID = _def("sigmoid", 1, "(1.0 / (1.0 + math.exp(-{0})))",
-               lambda x: 1.0 / (1.0 + np.exp(-x)), _unary_float)
-SOFTPLUS = _def("softplus", 1, "(({0} if {0} > 0 else 0.0) + math.log1p(math.exp(-abs({0}))))",
+TANH = _def("tanh", 1, _vmath("tanh"), np.tanh, _unary_float)
+SIGMOID = _def("sigmoid", 1, _vmath("sigmoid"), lambda x: 1.0 / (1.0 + np.exp(-x)),
+               _unary_float)
+SOFTPLUS = _def("softplus", 1, _vmath("softplus"),
                 lambda x: np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))), _unary_float)
 SOFTSIGN = _def("softsign", 1, "({0} / (1.0 + abs({0})))", lambda x: x / (1 + np.abs(x)),
                 _unary_float)
@@ -211,7 +229,7 @@ MULTIPLY = _def("multiply", 2, "({0} * {1})", np.multiply, _same)
 TRUE_DIVIDE = _def("true_divide", 2, "({0} / {1})", np.true_divide, _floating)
 FLOOR_DIVIDE = _def("floor_divide", 2, "({0} // {1})", np.floor_divide, _numeric)
 MOD = _def("mod", 2, "({0} % {1})", np.mod, _numeric)
-POWER = _def("power", 2, "({0} ** {1})", np.power, _numeric)
+POWER = _def("power", 2, _power_template, np.power, _numeric)
 MAXIMUM = _def("maximum", 2, "({0} if ({0} >= {1} or {0} != {0}) else {1})", np.maximum, _same)
 MINIMUM = _def("minimum", 2, "({0} if ({0} <= {1} or {0} != {0}) else {1})", np.minimum, _same)
 EQUAL = _def("equal", 2, "({0} == {1})", np.equal, _to_bool, operand_type="common",
