@@ -11,6 +11,7 @@ from ..core.tensor import Placeholder, Variable
 from ..ops.registry import ELEMENTWISE, LEAF
 from .codegen import CompiledGroup, build_group_spec
 from .fuse import fuse, is_scalar_source
+from .passes import DEFAULT_PASSES, run_passes
 from .prune import prune
 
 
@@ -47,9 +48,13 @@ class Plan:
         return "\n".join(lines)
 
 
-def compile_plan(outputs, fuse_elementwise: bool = True) -> Plan:
-    """Build the execution plan of ``outputs`` (a list of tensors)."""
+def compile_plan(outputs, fuse_elementwise: bool = True, passes=DEFAULT_PASSES) -> Plan:
+    """Build the execution plan of ``outputs`` (a list of tensors), after running the
+    graph ``passes`` (see ``compiler.passes``). ``Plan.outputs`` are the rewritten
+    outputs, in the same order."""
     import networkx as nx  # imported on first compile: keeps `import symgraph` light
+
+    outputs = run_passes(list(outputs), passes)
 
     value_nodes, shape_nodes = prune(outputs)
     needed = {**shape_nodes, **value_nodes}

@@ -13,6 +13,7 @@ from collections import Counter
 
 import numpy as np
 
+from ..compiler.passes import DEFAULT_PASSES
 from ..compiler.plan import compile_plan
 from ..core.shapes import dims_compatible, is_fully_known, shape_str
 from ..core.tensor import Placeholder, Tensor, Variable
@@ -39,7 +40,7 @@ class Function:
     """
 
     def __init__(self, inputs, outputs, updates=None, name: str | None = None,
-                 fuse: bool = True):
+                 fuse: bool = True, passes=None):
         self.inputs = list(inputs or [])
         self.outputs = list(outputs)
         self.name = name
@@ -72,15 +73,20 @@ class Function:
             raise GraphError("K.function got tensors from different graphs "
                              "(some were created before K.clear_session()?)")
         self.graph = graphs.pop() if graphs else None
-        self.plan = compile_plan(targets, fuse_elementwise=fuse)
+        passes = DEFAULT_PASSES if passes is None else tuple(passes)
+        self.plan = compile_plan(targets, fuse_elementwise=fuse, passes=passes)
         # update ops (K.update*, reached from the outputs or updates) take effect
         # after the call; their values must survive the memory plan
         assigns = [s.node for s in self.plan.steps if s.node.op.name == "assign"]
-        target_ids = {t.id for t in targets}
+        target_ids = {t.id for t in self.plan.outputs}
         if any(a.id not in target_ids for a in assigns):
-            self.plan = compile_plan(targets + [a for a in assigns if a.id not in target_ids],
-                                     fuse_elementwise=fuse)
+            targets = targets + [a for a in assigns if a.id not in target_ids]
+            self.plan = compile_plan(targets, fuse_elementwise=fuse, passes=passes)
         self._assigns = assigns
+        # what each output / update value became after the graph passes
+        rewritten = self.plan.outputs
+        self._output_nodes = rewritten[:len(self.outputs)]
+        self._update_nodes = rewritten[len(self.outputs):len(self.outputs) + len(self.updates)]
         fed = {t.id for t in self.inputs}
         self._defaults = {}
         for ph in self.plan.placeholders:
@@ -118,13 +124,13 @@ class Function:
             feeds.update(self._defaults)
         if not self.updates and not self._assigns:
             values, owned = self._run(feeds)
-            return [self._output(t, values, owned) for t in self.outputs]
+            return [self._output(t, values, owned) for t in self._output_nodes]
         # read-compute-assign must not interleave with another updating call, or an
         # update computed from a stale value would overwrite one (a lost update)
         with self.graph.lock:
             values, owned = self._run(feeds)
-            results = [self._output(t, values, owned) for t in self.outputs]
-            for var, new in self.updates:
+            results = [self._output(t, values, owned) for t in self._output_nodes]
+            for (var, _), new in zip(self.updates, self._update_nodes):
                 var.assign(values[new.id])
             for node in self._assigns:
                 node.inputs[0].assign(values[node.id])

@@ -1,0 +1,209 @@
+"""Graph-to-graph passes run before planning: common-subexpression elimination,
+algebraic simplification and constant folding.
+
+Each pass is a pure function ``outputs -> outputs``: it never changes a node, it
+builds replacement nodes (in the same graph, through ``Graph.make``, so identical
+rewrites are shared) and returns the new outputs. A node a pass leaves alone is
+returned as is. Each can be switched off (``compile_plan(passes=...)``) and tested
+alone. Rewritten nodes keep the user's source location, so run-time errors still
+point at the user's line.
+
+Ops with effects (random draws, printing, assignment, loops with random bodies) are
+never merged, folded or dropped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.tensor import Constant, Placeholder, Variable
+
+#: the passes compile_plan runs by default, in order
+DEFAULT_PASSES = ("simplify", "fold_constants", "cse")
+# Folding evaluates with the op's NumPy reference (no kernel compile at compile time).
+# Only scalar results are folded: that removes the launches of optimizer arithmetic such
+# as ``1 - momentum``, while array work keeps running (and being tested) in kernels.
+FOLD_LIMIT = 1
+
+_EFFECTFUL = {"random", "print_tensor", "assign", "after", "scan", "scan_output"}
+
+
+def _pure(node) -> bool:
+    return node.op.name not in _EFFECTFUL and not node.op.extra.get("stateful")
+
+
+def _topological(outputs) -> list:
+    seen: dict[int, object] = {}
+    stack = list(outputs)
+    while stack:
+        t = stack.pop()
+        if t.id in seen:
+            continue
+        seen[t.id] = t
+        stack.extend(t.inputs)
+    return [seen[i] for i in sorted(seen)]  # ids grow with creation: inputs come first
+
+
+def _rebuild(node, inputs):
+    """``node`` with new inputs (the same node when nothing changed)."""
+    if all(a is b for a, b in zip(inputs, node.inputs)):
+        return node
+    graph = node.graph
+    before = len(graph.nodes)
+    new = graph._make(node.op, tuple(inputs), dict(node.attrs))
+    if new.id >= before:
+        new.location = node.location
+    return new
+
+
+def rewrite(outputs, rule) -> list:
+    """Apply ``rule(node) -> replacement | None`` bottom-up over what ``outputs``
+    need, rebuilding consumers of replaced nodes. Returns the new outputs."""
+    mapped: dict[int, object] = {}
+    for node in _topological(outputs):
+        new = _rebuild(node, [mapped[s.id] for s in node.inputs])
+        replacement = rule(new) if new.inputs else None
+        mapped[node.id] = new if replacement is None else replacement
+    return [mapped[t.id] for t in outputs]
+
+
+# -- common subexpressions ------------------------------------------------------------------
+def cse(outputs) -> list:
+    """Merge nodes computing the same op on the same inputs with the same attributes
+    (hash-consing already merges most; this catches nodes that differ only by name)."""
+    seen: dict[tuple, object] = {}
+
+    def rule(node):
+        if not _pure(node):
+            return None
+        key = (node.op.name, tuple(s.id for s in node.inputs), node.attrs_key)
+        first = seen.setdefault(key, node)
+        return None if first is node else first
+
+    return rewrite(outputs, rule)
+
+
+# -- algebraic simplification ------------------------------------------------------------------
+def _constant_value(node):
+    """The value of a constant or fill node, if it is one uniform number."""
+    if node.op.name == "fill":
+        return node.attrs["value"]
+    if isinstance(node, Constant):
+        v = node.value
+        if v.size and (v == v.flat[0]).all():
+            return v.flat[0].item()
+    return None
+
+
+def _neutral_operand(const, x, result) -> bool:
+    """Whether ``x op const`` can be replaced by ``x``: the result is x's dtype and
+    shape, and ``const`` cannot broadcast x (0-d, all-ones dims, or a fill of x)."""
+    if x.dtype != result.dtype or x.shape is None or x.shape != result.shape:
+        return False
+    if const.op.name == "fill" and const.inputs and const.inputs[0] is x:
+        return True
+    return const.shape is not None and len(const.shape) <= len(x.shape) and \
+        all(d == 1 for d in const.shape)
+
+
+def _simplify(node):
+    name = node.op.name
+    ins = node.inputs
+    if name in ("multiply", "add", "subtract", "true_divide"):
+        a, b = ins
+        va, vb = _constant_value(a), _constant_value(b)
+        # x * 1, 1 * x, x + 0, 0 + x, x - 0, x / 1 (only when nothing is broadcast or cast)
+        if (name == "multiply" and vb == 1) or (name in ("add", "subtract") and vb == 0) or \
+                (name == "true_divide" and vb == 1):
+            if _neutral_operand(b, a, node):
+                return a
+        if (name == "multiply" and va == 1) or (name == "add" and va == 0):
+            if _neutral_operand(a, b, node):
+                return b
+        # x * 0 for integer and bool x (float x * 0 is NaN for NaN/inf: kept)
+        if name == "multiply" and (va == 0 or vb == 0):
+            other = b if va == 0 else a
+            if other.dtype in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
+                               "uint32", "uint64") and node.dtype == other.dtype:
+                from ..ops import fill_like
+
+                return fill_like(node, 0)
+    if name == "negative" and ins[0].op.name == "negative":
+        return ins[0].inputs[0]
+    if name == "log" and ins[0].op.name == "exp" and ins[0].inputs[0].dtype == node.dtype:
+        return ins[0].inputs[0]
+    if name == "transpose" and ins[0].op.name == "transpose":
+        inner, outer = ins[0].attrs["perm"], node.attrs["perm"]
+        perm = tuple(inner[p] for p in outer)
+        source = ins[0].inputs[0]
+        if perm == tuple(range(len(perm))):
+            return source
+        from ..ops import transpose
+
+        return transpose(source, perm)
+    if name == "reshape" and ins[0].op.name == "reshape" and len(node.inputs) == 1 and \
+            len(ins[0].inputs) == 1 and all(isinstance(e, int) for e in node.attrs["target"]):
+        from ..ops import reshape
+
+        return reshape(ins[0].inputs[0], node.attrs["target"])
+    if name == "cast" and ins[0].op.name == "cast":
+        source = ins[0].inputs[0]
+        mid = ins[0].dtype
+        if np.can_cast(source.dtype, mid, "safe"):  # the first cast loses nothing
+            from ..ops import cast
+
+            return cast(source, node.dtype)
+    if name in ("identity", "stop_gradient"):
+        return None  # kept: they are cheap and carry meaning (names, gradients)
+    return None
+
+
+def simplify(outputs) -> list:
+    """Algebraic identities: x*1, x+0, x-0, x/1 -> x; int x*0 -> zeros; -(-x) -> x;
+    log(exp(x)) -> x; transpose of transpose -> one (or none); reshape of reshape -> one;
+    a lossless cast followed by a cast -> one cast."""
+    return rewrite(outputs, _simplify)
+
+
+# -- constant folding ------------------------------------------------------------------------
+def fold_constants(outputs) -> list:
+    """Evaluate, at compile time, nodes whose data inputs are all constants (and whose
+    shape inputs are statically known); replace them by constants. Large results
+    (> FOLD_LIMIT elements) and ops with effects are left alone."""
+
+    def rule(node):
+        if not _pure(node) or node.op.kind == "leaf" or node.op.name == "fill":
+            return None
+        if node.shape is None or None in node.shape:
+            return None
+        if int(np.prod(node.shape, dtype=np.int64)) > FOLD_LIMIT:
+            return None
+        for i, src in enumerate(node.inputs):
+            if node.op.reads_data(i):
+                if not isinstance(src, Constant):
+                    return None
+            elif isinstance(src, (Placeholder, Variable)) or src.shape is None or \
+                    None in src.shape:
+                return None
+        from ..ops.leaves import constant
+
+        arrays = [src.value if node.op.reads_data(i) else None
+                  for i, src in enumerate(node.inputs)]
+        with np.errstate(all="ignore"):
+            value = node.op.reference(arrays, node.attrs, node.shape, node.dtype)
+        value = np.asarray(value)
+        if value.shape != tuple(node.shape):
+            return None
+        return constant(value.astype(node.dtype, copy=False), node.dtype)
+
+    return rewrite(outputs, rule)
+
+
+PASSES = {"cse": cse, "simplify": simplify, "fold_constants": fold_constants}
+
+
+def run_passes(outputs, names=DEFAULT_PASSES) -> list:
+    """Run the named passes in order."""
+    for name in names:
+        outputs = PASSES[name](outputs)
+    return outputs
