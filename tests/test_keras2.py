@@ -59,8 +59,10 @@ def _scenario(results: dict, name: str) -> dict:
     return r
 
 
-def test_plain_import_with_the_compat_module(tmp_path):
-    code = ("import symgraph.keras2_compat, keras, keras.backend as K; "
+def test_plain_import_applies_the_compat_module(tmp_path):
+    # no explicit `import symgraph.keras2_compat`: symgraph.backend applies it when
+    # Keras is the one importing it
+    code = ("import keras, keras.backend as K, keras.callbacks, keras.engine.saving; "
             "print(keras.__version__, K.backend(), K.floatx(), K.epsilon(), "
             "K.image_data_format())")
     proc = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path),

@@ -4,6 +4,8 @@ Every function builds graph nodes with static shapes and dtypes; nothing runs un
 ``K.eval`` or a ``K.function`` is called. See ``docs/api.md`` for the list of names.
 """
 
+import sys as _sys
+
 from ._compat import (  # noqa: F401
     Function,
     eager,
@@ -194,3 +196,6 @@ from ._updates import (  # noqa: F401
     update_add,
     update_sub,
 )
+
+if "keras.backend.load_backend" in _sys.modules:  # Keras 2.3.1 is loading us as its backend
+    from .. import keras2_compat  # noqa: F401,E402  (Python 3.11 / NumPy 2 / h5py 3 shims)
