@@ -346,3 +346,28 @@ def test_every_op_has_a_gradient_rule_or_is_marked():
     assert not pending, f"ops without a gradient rule or NOT_DIFFERENTIABLE mark: {pending}"
     for op in REGISTRY.values():
         assert op.grad is NOT_DIFFERENTIABLE or callable(op.grad)
+
+
+SECOND_ORDER = {
+    "getitem": lambda x: x[1:, ::2] * x[1:, ::2],
+    "concatenate": lambda x: K.concatenate([x * x, x], axis=-1),
+    "gather": lambda x: K.gather(x * x, K.constant([0, 2, 2], dtype="int32")),
+    "pick": lambda x: K.sparse_categorical_crossentropy(K.constant([1, 0, 3], dtype="int32"),
+                                                        x, from_logits=True),
+    "resize_bilinear": lambda x: K.square(K.resize_images(x[None, :, :, None], 2, 2,
+                                                          "channels_last", "bilinear")),
+    "broadcast": lambda x: K.square(x + K.sum(x, axis=0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_order_through_gradient_ops(name):
+    """The gradient ops (scatters, concat parts, the resize adjoint, sum_to) are
+    differentiable too: check the gradient of a gradient by finite differences."""
+    fn = SECOND_ORDER[name]
+
+    def first_grad(x):
+        return K.gradients(K.sum(K.sin(fn(x))), [x])[0]
+
+    check_grad(first_grad, [RNG.normal(size=(3, 4))], shapes=[(None, 4)], rtol=1e-5,
+               atol=1e-6)
