@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.tensor import Constant, Placeholder, Variable
+from ..core.tensor import Constant
 
 #: the passes compile_plan runs by default, in order
 DEFAULT_PASSES = ("simplify", "fold_constants", "cse")
@@ -178,19 +178,19 @@ def fold_constants(outputs) -> list:
             return None
         if int(np.prod(node.shape, dtype=np.int64)) > FOLD_LIMIT:
             return None
-        for i, src in enumerate(node.inputs):
-            if node.op.reads_data(i):
-                if not isinstance(src, Constant):
-                    return None
-            elif isinstance(src, (Placeholder, Variable)) or src.shape is None or \
-                    None in src.shape:
-                return None
+        # every input must be a constant read for its data (shape-only inputs would
+        # need the reference to see arrays it does not get)
+        if not all(isinstance(src, Constant) and node.op.reads_data(i)
+                   for i, src in enumerate(node.inputs)):
+            return None
         from ..ops.leaves import constant
 
-        arrays = [src.value if node.op.reads_data(i) else None
-                  for i, src in enumerate(node.inputs)]
-        with np.errstate(all="ignore"):
-            value = node.op.reference(arrays, node.attrs, node.shape, node.dtype)
+        try:
+            with np.errstate(all="ignore"):
+                value = node.op.reference([src.value for src in node.inputs], node.attrs,
+                                          node.shape, node.dtype)
+        except Exception:  # e.g. an index out of range: the run time reports it properly
+            return None
         value = np.asarray(value)
         if value.shape != tuple(node.shape):
             return None

@@ -104,7 +104,9 @@ def _gather_kernel(args, in_shapes, attrs, out_shape, out_dtype):
 
 def _gather_reference(arrays, attrs, out_shape, out_dtype):
     ref, idx = arrays
-    return np.take(ref, np.asarray(idx, dtype=np.int64), axis=0)
+    idx = np.asarray(idx, dtype=np.int64)
+    _check_range(idx, ref.shape[0], "gather index")  # negative indices do not wrap
+    return np.take(ref, idx, axis=0)
 
 
 GATHER = register(Op(
@@ -147,10 +149,15 @@ def _pick_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     return out.reshape(out_shape)
 
 
+def _pick_reference(arrays):
+    x, idx = arrays[0], np.asarray(arrays[1], dtype=np.int64)
+    _check_range(idx, x.shape[-1], "class index")
+    return np.take_along_axis(x, idx[..., None], axis=-1)[..., 0]
+
+
 PICK = register(Op(
     "pick", KERNEL, _pick_infer,
-    lambda arrays, attrs, out_shape, out_dtype: np.take_along_axis(
-        arrays[0], np.asarray(arrays[1], dtype=np.int64)[..., None], axis=-1)[..., 0],
+    lambda arrays, attrs, out_shape, out_dtype: _pick_reference(arrays),
     kernel=_pick_kernel,
     doc="x[..., i] with one index i per row (last axis); indices validated"))
 

@@ -84,7 +84,7 @@ def _reference(kind):
                 out = fn(x, axis=axes, keepdims=keepdims, initial=fill)
             else:
                 fn = {"sum": np.sum, "prod": np.prod, "any": np.any, "all": np.all}[kind]
-                acc = np.float64 if x.dtype.kind == "f" else None
+                acc = np.float64 if x.dtype.kind == "f" and kind in ("sum", "prod") else None
                 out = fn(x, axis=axes, keepdims=keepdims, **({"dtype": acc} if acc else {}))
         return np.asarray(out).astype(out_dtype)
     return ref
