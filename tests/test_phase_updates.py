@@ -225,3 +225,22 @@ def test_eager_symbolic_and_dim_ordering():
     assert K.normalize_data_format(None) == "channels_first"
     with pytest.raises(ValueError, match="data_format"):
         K.normalize_data_format("nhwc")
+
+
+def test_update_buffers_never_alias_outputs_or_each_other():
+    v = K.variable([1.0, 2.0])
+    w = K.variable([0.0, 0.0])
+    new = v * 2
+    f = K.function([], [new, K.reshape(new, (2, 1))],
+                   updates=[K.update(v, new), K.update(w, new)])
+    out, column = f([])
+    out[0] = 100.0
+    column[1, 0] = -100.0
+    assert_close(K.get_value(v), [2.0, 4.0])
+    assert_close(K.get_value(w), [2.0, 4.0])
+    g = K.function([], [], updates=[K.update(v, v + 1), K.update(w, v + 1)])
+    g([])
+    stored_v, stored_w = K.get_value(v), K.get_value(w)
+    assert_close(stored_v, [3.0, 5.0]) and assert_close(stored_w, [3.0, 5.0])
+    v.value[0] = 7.0  # the two variables do not share storage
+    assert_close(K.get_value(w), [3.0, 5.0])

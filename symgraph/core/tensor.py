@@ -217,8 +217,16 @@ class Variable(Tensor):
     def value(self) -> np.ndarray:
         return self._value
 
-    def assign(self, value) -> None:
-        """Replace the variable's value (cast to its dtype; the shape must match)."""
+    def assign(self, value, take: bool = False) -> None:
+        """Replace the variable's value (cast to its dtype; the shape must match).
+        ``take``: ``value`` is a fresh buffer nobody else holds, so it is stored
+        without a copy when it already has the right dtype, shape and layout."""
+        if take and isinstance(value, np.ndarray) and value.dtype == self._value.dtype and \
+                value.shape == self.shape and value.flags.c_contiguous and \
+                value.flags.writeable and value.base is None:
+            with self._lock:
+                self._value = value
+            return
         arr = np.array(value, dtype=self.dtype, copy=True)
         if arr.shape != self.shape:
             from ..errors import ShapeError

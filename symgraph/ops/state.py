@@ -35,13 +35,13 @@ def _assign_infer(in_shapes, in_dtypes, attrs):
 
 def _assign_value(arrays, attrs, out_shape, out_dtype):
     value = arrays[1]
-    out = np.empty(out_shape, dtype=out_dtype)
-    out[...] = value  # a 0-d value fills the variable's shape
-    return out
+    if value.shape == tuple(out_shape):
+        return value  # no copy: the runtime copies (or takes over a fresh buffer) on assign
+    return np.broadcast_to(value, out_shape)  # a 0-d value fills the variable's shape
 
 
 ASSIGN = register(Op(
-    "assign", KERNEL, _assign_infer, _assign_value, data_inputs=(1,),
+    "assign", VIEW, _assign_infer, _assign_value, data_inputs=(1,),
     kernel=lambda args, in_shapes, attrs, out_shape, out_dtype:
         _assign_value(args, attrs, out_shape, out_dtype),
     grad=NOT_DIFFERENTIABLE,

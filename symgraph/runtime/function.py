@@ -102,6 +102,8 @@ class Function:
         self._constants = {s.node.id: s.node.value for s in self.plan.steps
                            if s.kind == "constant"}
         self._owned = _owned_values(self.plan.steps)
+        self._output_ids = {t.id for t in self._output_nodes} | \
+            {t.id for t in self._update_nodes}
 
     @property
     def n_kernels(self) -> int:
@@ -132,8 +134,15 @@ class Function:
             results = [self._output(t, values, owned) for t in self._output_nodes]
             for (var, _), new in zip(self.updates, self._update_nodes):
                 var.assign(values[new.id])
+            # buffers handed to the caller (or their owners) must not become storage
+            taken = {id(r) for r in results} | {id(r.base) for r in results}
             for node in self._assigns:
-                node.inputs[0].assign(values[node.id])
+                value = values[node.id]
+                # a fresh buffer of this call that no output or other variable holds
+                take = node.id in owned and node.id not in self._output_ids and \
+                    id(value) not in taken
+                taken.add(id(value))
+                node.inputs[0].assign(value, take=take)
         return results
 
     def _output(self, t, values, owned) -> np.ndarray:
@@ -203,7 +212,9 @@ def _owned_values(steps) -> frozenset:
         node = step.node
         if step.kind in ("placeholder", "variable", "constant"):
             continue
-        if node.op.kind != "view" or node.inputs[0].id in owned:
+        source = node.inputs[1] if node.op.name == "assign" else (
+            node.inputs[0] if node.inputs else None)
+        if node.op.kind != "view" or (source is not None and source.id in owned):
             owned.add(node.id)
     return frozenset(owned)
 
