@@ -56,3 +56,46 @@ def set_image_data_format(data_format: str) -> None:
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(f"Unknown data_format: {data_format!r}")
     _IMAGE_DATA_FORMAT = str(data_format)
+
+
+# -- threads of the compiled kernels -------------------------------------------------------------
+_NUM_THREADS: list = [None]  # None: $SYMGRAPH_NUM_THREADS, else numba's default (all cores)
+
+
+def num_threads() -> int:
+    """Return the number of threads large compiled kernels may use (``>= 1``).
+
+    ``set_num_threads`` wins, then ``$SYMGRAPH_NUM_THREADS``, then numba's thread pool
+    size (``$NUMBA_NUM_THREADS`` or the number of cores). Results never depend on it:
+    parallel kernels split work over fixed-size chunks combined in a fixed order.
+    """
+    if _NUM_THREADS[0] is None:
+        import os
+
+        env = os.environ.get("SYMGRAPH_NUM_THREADS")
+        if env:
+            _NUM_THREADS[0] = _check_threads(int(env))
+        else:
+            import numba
+
+            _NUM_THREADS[0] = int(numba.config.NUMBA_NUM_THREADS)
+    return _NUM_THREADS[0]
+
+
+def _check_threads(n: int) -> int:
+    import numba
+
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"the number of threads must be >= 1, got {n}")
+    return min(n, int(numba.config.NUMBA_NUM_THREADS))
+
+
+def set_num_threads(n: int) -> None:
+    """Set how many threads large kernels use (capped at numba's pool size,
+    ``$NUMBA_NUM_THREADS``); ``1`` runs everything serially.
+
+    Raises:
+        ValueError: for ``n < 1``.
+    """
+    _NUM_THREADS[0] = _check_threads(n)

@@ -39,7 +39,8 @@ def _signature_count(fn):
     for step in fn.plan.steps:
         if step.kind == "group":
             for module in step.kernel._modules.values():
-                total += len(module.flat.signatures) + len(module.nd.signatures)
+                total += sum(len(f.signatures) for f in vars(module).values()
+                             if hasattr(f, "signatures"))
     return total
 
 
@@ -62,8 +63,9 @@ def test_mlp_forward_matches_numpy_over_batch_sizes_without_recompiling():
 def test_mlp_forward_kernel_count():
     x, probs, _ = _mlp()
     f = K.function([x], [probs])
-    # matmul, relu(+bias) loop, matmul, bias loop, max, exp(sub) loop, sum, divide loop
-    assert f.n_kernels == 8
+    # matmul, relu(+bias) loop, matmul, then the bias add is recomputed inside each of:
+    # max loop, sum(exp(sub)) loop, divide loop (no stored logits or exponentials)
+    assert f.n_kernels == 6
 
 
 def test_same_structure_in_a_new_graph_reuses_kernels():
@@ -207,7 +209,7 @@ _SCRIPT = textwrap.dedent("""
     f = Function([x], [K.tanh(x * 2.0 + 1.0) * K.sigmoid(x)])
     f([np.ones((3, 4), 'float32')])
     (step,) = [s for s in f.plan.steps if s.kind == 'group']
-    module = step.kernel.module(2)
+    module = step.kernel.module(('flat', False))
     print(sum(module.flat.stats.cache_hits.values()))
 """)
 

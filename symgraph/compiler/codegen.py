@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import config
 from ..core import dtypes
 from ..ops.elementwise import compute_type
 from . import kernel_cache
@@ -113,51 +115,145 @@ def square_variant(lines: list[str]):
     return " and ".join(f"{e} == 2" for e in dict.fromkeys(exponents)), new_lines
 
 
-def _loop_nest(spec: GroupSpec, lines: list[str], ndim: int, depth: int, flat: bool) -> list[str]:
-    """The loop over the output (flat: one loop; else one per dim) at indent ``depth``."""
+def _loop_nest(spec: GroupSpec, lines: list[str], ndim: int, depth: int, flat: bool,
+               patterns=None, parallel: bool = False) -> list[str]:
+    """The loop over the output (flat: one loop; else one per dim) at indent ``depth``.
+    ``patterns[j][1]``: which dims input ``j`` is broadcast along (indexed with 0).
+    Indices are unsigned so LLVM sees no negative-index wraparound and vectorizes."""
     if flat:
-        head, index = ["    " * depth + "for i in range(out.shape[0]):\n"], "i"
-        pad = "    " * (depth + 1)
+        pad = "    " * (depth + 2 if parallel else depth + 1)
+        if parallel:  # fixed chunks; elementwise results never depend on the split
+            head = ["    " * depth + f"for c in prange((out.shape[0] + {FLAT_CHUNK - 1}) // "
+                    f"{FLAT_CHUNK}):\n",
+                    "    " * (depth + 1) + f"for i in range(c * {FLAT_CHUNK}, "
+                    f"min(out.shape[0], (c + 1) * {FLAT_CHUNK})):\n"]
+        else:
+            head = ["    " * depth + "for i in range(out.shape[0]):\n"]
+        index = "np.uintp(i)"
+        loads = [index] * spec.n_arrays
     else:
-        head = ["    " * (depth + d) + f"for i{d} in range(out.shape[{d}]):\n"
+        head = ["    " * (depth + d) + f"for i{d} in "
+                f"{'prange' if parallel and d == 0 else 'range'}(out.shape[{d}]):\n"
                 for d in range(ndim)]
-        index, pad = ", ".join(f"i{d}" for d in range(ndim)), "    " * (depth + ndim)
-    body = [f"{pad}x{j} = a{j}[{index}]\n" for j in range(spec.n_arrays)]
+        idx = [f"np.uintp(i{d})" for d in range(ndim)]
+        index, pad = ", ".join(idx), "    " * (depth + ndim)
+        loads = [", ".join("0" if bcast[d] else idx[d] for d in range(ndim))
+                 for _, bcast in patterns]
+    body = [f"{pad}x{j} = a{j}[{loads[j]}]\n" for j in range(spec.n_arrays)]
     body += [f"{pad}{line}\n" for line in lines]
     body.append(f"{pad}out[{index}] = {spec.result}\n")
     return head + body
 
 
-def _function_body(spec: GroupSpec, ndim: int, flat: bool) -> list[str]:
+def _function_body(spec: GroupSpec, ndim: int, flat: bool, patterns=None,
+                   parallel: bool = False) -> list[str]:
     variant = square_variant(spec.lines)
     if variant is None:
-        return _loop_nest(spec, spec.lines, ndim, 1, flat)
+        return _loop_nest(spec, spec.lines, ndim, 1, flat, patterns, parallel)
     condition, fast_lines = variant
-    return ([f"    if {condition}:\n"] + _loop_nest(spec, fast_lines, ndim, 2, flat)
-            + ["    else:\n"] + _loop_nest(spec, spec.lines, ndim, 2, flat))
+    return ([f"    if {condition}:\n"]
+            + _loop_nest(spec, fast_lines, ndim, 2, flat, patterns, parallel)
+            + ["    else:\n"] + _loop_nest(spec, spec.lines, ndim, 2, flat, patterns, parallel))
 
 
-def group_source(spec: GroupSpec, ndim: int) -> str:
+FLAT_CHUNK = 1 << 16  #: elements per task of a parallel flat loop
+PARALLEL_HEADER = HEADER.replace("from numba import njit", "from numba import njit, prange")
+
+
+PARALLEL_MIN = 1 << 18  #: elements below which kernels always run serially
+_PAR_LOCK = threading.Lock()  # numba's workqueue pool cannot run two parallel launches
+
+
+def parallel_decorator(decorator: str) -> str:
+    return decorator.replace("nogil=True", "nogil=True, parallel=True")
+
+
+_parallel = parallel_decorator
+
+
+def threads_for(size: int) -> int:
+    """Threads a kernel over ``size`` elements may use (1: run the serial twin)."""
+    return config.num_threads() if size >= PARALLEL_MIN else 1
+
+
+def launch(n_threads: int, serial_loader, parallel_loader, *args) -> None:
+    """Run ``serial_loader()(*args)``, or the parallel twin when ``n_threads > 1`` and no
+    other parallel launch is in flight (twins compute identical results). Loaders
+    return the compiled function, so a twin is only compiled when it runs."""
+    if n_threads > 1 and _PAR_LOCK.acquire(blocking=False):
+        try:
+            import numba
+
+            if numba.get_num_threads() != n_threads:
+                numba.set_num_threads(n_threads)
+            parallel_loader()(*args)
+        finally:
+            _PAR_LOCK.release()
+        return
+    serial_loader()(*args)
+
+
+def flat_source(spec: GroupSpec, parallel: bool = False) -> str:
+    """``flat(out, a0.., s0..)``: every input contiguous and of the output's shape."""
     arrays = [f"a{j}" for j in range(spec.n_arrays)]
     scalars = [f"s{j}" for j in range(spec.n_scalars)]
     params = ", ".join(["out", *arrays, *scalars])
-    scalar_types = [numba_type(d) for d in spec.scalar_dtypes]
-    flat_sig = signed_decorator(array_type(spec.out_dtype, 1, "C"),
-                                *[array_type(d, 1, "C", True) for d in spec.array_dtypes],
-                                *scalar_types)
-    nd_sig = signed_decorator(array_type(spec.out_dtype, ndim, "C"),
-                              *[array_type(d, ndim, "A", True) for d in spec.array_dtypes],
-                              *scalar_types)
-    src = [HEADER, flat_sig, f"def flat({params}):\n"]
-    src += _function_body(spec, 1, flat=True)
-    src += ["\n\n", nd_sig, f"def nd({params}):\n"]
+    sig = signed_decorator(array_type(spec.out_dtype, 1, "C"),
+                           *[array_type(d, 1, "C", True) for d in spec.array_dtypes],
+                           *[numba_type(d) for d in spec.scalar_dtypes])
+    src = [PARALLEL_HEADER if parallel else HEADER, _parallel(sig) if parallel else sig,
+           f"def flat({params}):\n"]
+    src += _function_body(spec, 1, flat=True, parallel=parallel)
+    return "".join(src)
+
+
+def nd_source(spec: GroupSpec, ndim: int, patterns: tuple, parallel: bool = False) -> str:
+    """``nd(out, a0.., s0..)``: inputs padded to the output's rank, each with its
+    (layout, broadcast dims) pattern baked in; ``parallel``: prange over dim 0."""
+    arrays = [f"a{j}" for j in range(spec.n_arrays)]
+    scalars = [f"s{j}" for j in range(spec.n_scalars)]
+    params = ", ".join(["out", *arrays, *scalars])
+    sig = signed_decorator(array_type(spec.out_dtype, ndim, "C"),
+                           *[array_type(d, ndim, layout, True)
+                             for d, (layout, _) in zip(spec.array_dtypes, patterns)],
+                           *[numba_type(d) for d in spec.scalar_dtypes])
+    src = [PARALLEL_HEADER if parallel else HEADER, _parallel(sig) if parallel else sig,
+           f"def nd({params}):\n"]
     if ndim == 0:
         src += [f"    x{j} = a{j}[()]\n" for j in range(spec.n_arrays)]
         src += [f"    {line}\n" for line in spec.lines]
         src += [f"    out[()] = {spec.result}\n"]
         return "".join(src)
-    src += _function_body(spec, ndim, flat=False)
+    src += _function_body(spec, ndim, flat=False, patterns=patterns, parallel=parallel)
     return "".join(src)
+
+
+def group_source(spec: GroupSpec, ndim: int) -> str:
+    """Both loops of a group with plain (unbroadcast, any-layout) inputs."""
+    patterns = tuple(("A", (False,) * ndim) for _ in spec.array_dtypes)
+    return flat_source(spec) + "\n\n" + nd_source(spec, ndim, patterns).replace(HEADER, "")
+
+
+def static_broadcast(in_shapes, ndim: int) -> tuple:
+    """Per input, the dims its static shape (padded to ``ndim``) gives extent 1."""
+    flags = []
+    for s in in_shapes:
+        if s is None or len(s) > ndim:
+            flags.append((False,) * ndim)
+        else:
+            flags.append(tuple(d == 1 for d in (1,) * (ndim - len(s)) + tuple(s)))
+    return tuple(flags)
+
+
+def input_patterns(arrays, shape, static=None) -> tuple:
+    """(layout, broadcast dims) of inputs already padded to ``shape``'s rank. A dim of
+    extent 1 counts as broadcast where the output's is not 1 or the static shape says
+    it always is 1, so a batch of 1 uses the same kernel as other batch sizes."""
+    ndim = len(shape)
+    static = static or ((False,) * ndim,) * len(arrays)
+    return tuple(("C" if a.flags.c_contiguous else "A",
+                  tuple(a.shape[d] == 1 and (shape[d] != 1 or st[d]) for d in range(ndim)))
+                 for a, st in zip(arrays, static))
 
 
 def as_kernel_input(a: np.ndarray) -> np.ndarray:
@@ -171,18 +267,24 @@ def as_kernel_input(a: np.ndarray) -> np.ndarray:
 
 
 class CompiledGroup:
-    """A fused elementwise kernel, shared by every group of the same structure."""
+    """A fused elementwise kernel, shared by every group of the same structure.
+    Modules: ``('flat', parallel)`` and ``('nd', rank, patterns, parallel)``, each
+    compiled on first use; large outputs use the prange twin (see ``reduce_codegen``)."""
 
-    def __init__(self, spec: GroupSpec, ndim: int | None):
+    def __init__(self, spec: GroupSpec, ndim: int | None, in_shapes=None):
         self.spec = spec
         self._modules: dict = {}
-        if ndim is not None:  # load now; an unknown rank loads on first call
-            self.module(ndim)
+        self._static = {} if ndim is None or in_shapes is None else \
+            {ndim: static_broadcast(in_shapes, ndim)}
 
-    def module(self, ndim: int):
-        found = self._modules.get(ndim)
+    def module(self, key):
+        found = self._modules.get(key)
         if found is None:
-            found = self._modules[ndim] = kernel_cache.load(group_source(self.spec, ndim))
+            if key[0] == "flat":
+                source = flat_source(self.spec, key[1])
+            else:
+                source = nd_source(self.spec, key[1], key[2], key[3])
+            found = self._modules[key] = kernel_cache.load(source)
         return found
 
     def __call__(self, out_shape, arrays, scalars) -> np.ndarray:
@@ -190,13 +292,19 @@ class CompiledGroup:
         compute = compute_type(out_dtype)
         out = np.empty(out_shape, dtype=compute)
         arrays = [as_kernel_input(a) for a in arrays]
-        module = self.module(len(out_shape))
+        threads = threads_for(out.size) if out.ndim else 1
         if all(a.shape == out.shape and a.flags.c_contiguous for a in arrays):
             flat_in = [a.reshape(-1) for a in arrays]
-            module.flat(out.reshape(-1), *flat_in, *scalars)
+            launch(threads, lambda: self.module(("flat", False)).flat,
+                   lambda: self.module(("flat", True)).flat,
+                   out.reshape(-1), *flat_in, *scalars)
         else:
-            views = [np.broadcast_to(a, out.shape) for a in arrays]
-            module.nd(out, *views, *scalars)
+            ndim = out.ndim
+            padded = [a.reshape((1,) * (ndim - a.ndim) + a.shape) for a in arrays]
+            patterns = input_patterns(padded, out.shape, self._static.get(ndim))
+            launch(threads, lambda: self.module(("nd", ndim, patterns, False)).nd,
+                   lambda: self.module(("nd", ndim, patterns, True)).nd,
+                   out, *padded, *scalars)
         return out if compute == out_dtype else out.astype(out_dtype)
 
 

@@ -10,9 +10,10 @@ from ..core.shapes import is_fully_known
 from ..core.tensor import Placeholder, Variable
 from ..ops.registry import ELEMENTWISE, LEAF
 from .codegen import CompiledGroup, build_group_spec
-from .fuse import fuse, is_scalar_source
+from .fuse import fuse_with_reductions, is_scalar_source
 from .passes import DEFAULT_PASSES, run_passes
 from .prune import prune
+from .reduce_codegen import CompiledReduceGroup
 
 
 @dataclass
@@ -68,7 +69,8 @@ def compile_plan(outputs, fuse_elementwise: bool = True, passes=DEFAULT_PASSES) 
     order = [needed[i] for i in order_ids]
     value_order = [n for n in order if n.id in value_nodes]
     output_ids = {t.id for t in outputs}
-    group_of = fuse(value_order, value_nodes, output_ids, enabled=fuse_elementwise)
+    group_of, absorbed = fuse_with_reductions(value_order, value_nodes, output_ids,
+                                              enabled=fuse_elementwise)
 
     data_consumers: dict[int, list] = {}
     for node in value_order:
@@ -90,7 +92,13 @@ def compile_plan(outputs, fuse_elementwise: bool = True, passes=DEFAULT_PASSES) 
         elif node.op.kind == ELEMENTWISE:
             if group_of[node.id] != node.id:
                 continue  # computed inside its root's loop
+            if node.id not in output_ids and all(
+                    c.id in absorbed for c in data_consumers.get(node.id, [])):
+                continue  # computed only inside the reductions that absorbed it
             steps.append(_group_step(node, value_order, group_of))
+            n_kernels += 1
+        elif node.id in absorbed:
+            steps.append(_fused_reduce_step(node, absorbed[node.id], value_order, group_of))
             n_kernels += 1
         else:
             steps.append(Step("op", node, array_inputs=[
@@ -116,7 +124,32 @@ def _group_step(root, value_order, group_of) -> Step:
     spec = build_group_spec(members, arrays, scalars)
     ndim = None if root.shape is None else len(root.shape)
     return Step("group", root, array_inputs=arrays, scalar_inputs=scalars, members=members,
-                kernel=CompiledGroup(spec, ndim))
+                kernel=CompiledGroup(spec, ndim, [a.shape for a in arrays]))
+
+
+def _fused_reduce_step(red, src, value_order, group_of) -> Step:
+    """A reduction computing its elementwise input ``src`` in its own loop: the members
+    are the nodes of ``src``'s group that ``src`` is computed from (itself included)."""
+    group = {n.id for n in value_order if group_of.get(n.id) == group_of[src.id]}
+    cone, stack = {src.id}, [src]
+    while stack:
+        for s in stack.pop().inputs:
+            if s.id in group and s.id not in cone and s.op.name != "fill":
+                cone.add(s.id)
+                stack.append(s)
+    members = [n for n in value_order if n.id in cone]
+    arrays, scalars, seen = [], [], set()
+    for m in members:
+        for s in m.inputs:
+            if s.id in cone or s.id in seen:
+                continue
+            seen.add(s.id)
+            (scalars if is_scalar_source(s) else arrays).append(s)
+    spec = build_group_spec(members, arrays, scalars)
+    kernel = CompiledReduceGroup(spec, red.op.name, red.attrs["axes"], red.attrs["keepdims"],
+                                 len(src.shape), red.dtype, [a.shape for a in arrays])
+    return Step("group", red, array_inputs=arrays, scalar_inputs=scalars,
+                members=[*members, red], kernel=kernel)
 
 
 def _plan_frees(steps, output_ids) -> None:

@@ -1,9 +1,27 @@
-"""Generated numba loops for reductions over any set of axes.
+"""Generated numba loops for reductions over any set of axes, written to vectorize.
 
-One loop nest walks the input in memory order and accumulates into a keepdims-shaped
-accumulator (float64 for floats, int64 for ints, so float32 sums do not drift);
-the result is cast once. Kernels are keyed by (kind, rank, reduced axes, dtypes),
-never by sizes.
+The input is brought to a canonical form first: size-1 dims dropped, dims ordered by
+decreasing stride (a transposed input is read in memory order; a layout that is still
+not C-contiguous is copied once), and adjacent dims merged when they are both kept or
+both reduced. What is left is reduced one group of axes at a time, innermost first,
+with two kernels that are keyed by (kind, dtypes) only, never by rank or sizes:
+
+* ``inner`` reduces the contiguous last axis of an ``(M, R)`` array. Each row is cut
+  into fixed chunks of ``CHUNK`` elements; a chunk is one vectorized loop and the chunk
+  partials of a row are combined in order. Float sums accumulate in float64 with
+  ``fastmath={'reassoc'}`` only: LLVM may then keep several vector accumulators (the
+  reassociation NumPy's pairwise sum also makes), while NaN/inf handling stays exact
+  (no ``nnan``/``ninf``). Float max/min compare order-preserving integer keys of the
+  bits (integer max vectorizes, a float select with NaN propagation does not) and flag
+  NaNs separately, so a NaN anywhere gives NaN as ``np.max`` does.
+* ``outer`` reduces the middle axis of an ``(A, R, B)`` array into ``(A, B)``: rows are
+  added four at a time into an output row, which vectorizes over the columns.
+
+Large inputs run a ``parallel=True`` twin of the same kernels (``prange`` over rows and
+chunks, or over column blocks), compiled only when first needed. Chunks have a fixed
+size and are combined in a fixed order, and column blocks do not change any column's
+arithmetic, so the result is the same for every thread count. ``fused_*`` below
+compiles a reduction whose input is an elementwise body computed in the same loop.
 """
 
 from __future__ import annotations
@@ -13,7 +31,21 @@ import numpy as np
 from ..core import dtypes
 from ..ops.elementwise import compute_type
 from . import kernel_cache
-from .codegen import HEADER, array_type, as_kernel_input, signed_decorator
+from .codegen import (
+    HEADER,
+    PARALLEL_MIN,
+    array_type,
+    as_kernel_input,
+    input_patterns,
+    launch,
+    numba_type,
+    parallel_decorator,
+    signed_decorator,
+    static_broadcast,
+    threads_for,
+)
+
+CHUNK = 1 << 15  #: elements per partial of a contiguous reduction (fixed: thread-count-free)
 
 
 def _acc_dtype(kind: str, in_dtype: str) -> str:
@@ -46,70 +78,403 @@ def _initial(kind: str, acc: str, in_dtype: str):
     return info.min if low else info.max
 
 
-def reduction_source(kind: str, ndim: int, axes: tuple, acc: str, in_dtype: str) -> str:
+# -- scalar pieces of the generated source -------------------------------------------------------
+def _value(kind: str, in_dtype: str, acc: str, expr: str) -> str:
+    """Source converting one input element to the accumulator's domain."""
+    if kind in ("any", "all"):
+        return expr if in_dtype == "bool" else f"({expr} != 0)"
+    return f"{dtypes.numpy_type_name(acc)}({expr})"
+
+
+def _combine(kind: str, acc: str, a: str, b: str) -> str:
+    """Source combining accumulator ``a`` with value ``b`` (NaN propagates for max/min)."""
+    if kind in ("sum", "mean"):
+        return f"{a} + {b}"
+    if kind == "prod":
+        return f"{a} * {b}"
+    if kind == "any":
+        return f"{a} | {b}"
+    if kind == "all":
+        return f"{a} & {b}"
+    cmp = ">" if kind == "max" else "<"
+    if dtypes.is_float(acc):
+        return f"{b} if ({b} {cmp} {a} or {b} != {b}) else {a}"
+    return f"{b} if {b} {cmp} {a} else {a}"
+
+
+def _literal(value, acc: str) -> str:
+    t = dtypes.numpy_type_name(acc)
+    if isinstance(value, float) and np.isinf(value):
+        return f"{t}({'-' if value < 0 else ''}np.inf)"
+    return f"{t}({value!r})"
+
+
+def _key_dtype(acc: str) -> str:
+    return "int32" if acc == "float32" else "int64"
+
+
+def _uses_keys(kind: str, acc: str) -> bool:
+    return kind in ("max", "min") and dtypes.is_float(acc)
+
+
+def _reassoc(kind: str, acc: str) -> bool:
+    return kind in ("sum", "mean", "prod") and dtypes.is_float(acc)
+
+
+def _key_constants(acc: str):
+    """(bits, sign mask, NaN bit threshold, NaN key for max, NaN key for min)."""
+    if acc == "float32":
+        return 32, 0x7FFFFFFF, 0x7F800000, 0x7FC00000, -0x7FC00001
+    return 64, 0x7FFFFFFFFFFFFFFF, 0x7FF0000000000000, 0x7FF8000000000000, \
+        -0x7FF8000000000001
+
+
+def _run_source(kind: str, in_dtype: str, acc: str) -> list[str]:
+    """``run(x, r, start, stop)``: reduce ``x[r, start:stop]`` to one accumulator."""
     acc_t = dtypes.numpy_type_name(acc)
+    if _uses_keys(kind, acc):
+        # the float's bits as signed (s) and unsigned (u) ints: three integer reductions
+        # that vectorize. NaN: s above +inf's bits or u above -inf's. The max is the
+        # largest s if any value is >= +0, else the smallest s (least negative); the min
+        # is the largest u if any value is negative, else the smallest s.
+        key = _key_dtype(acc)
+        kt = dtypes.numpy_type_name(key)
+        ut = "np.uint32" if key == "int32" else "np.uint64"
+        bits, mask, nan_at, nan_max, nan_min = _key_constants(acc)
+        neg_inf = (0xFF800000 if acc == "float32" else 0xFFF0000000000000)
+        pick = ("smax if smax >= 0 else smin" if kind == "max"
+                else f"{kt}(umax) if smin < 0 else smin")
+        nan_key = nan_max if kind == "max" else nan_min
+        sig = f"{numba_type(key)}({array_type(key, 2, 'C', True)}, _t.intp, _t.intp, _t.intp)"
+        return [
+            f"@njit({sig}, cache=CACHE, nogil=True, error_model='numpy', fastmath=False)\n",
+            "def run(x, r, start, stop):\n",
+            f"    smax = {kt}({-(1 << (bits - 1))})\n    smin = {kt}({(1 << (bits - 1)) - 1})\n",
+            f"    umax = {ut}(0)\n",
+            "    for i in range(start, stop):\n",
+            "        k = x[r, np.uintp(i)]\n",
+            "        smax = max(smax, k)\n        smin = min(smin, k)\n",
+            f"        umax = max(umax, {ut}(k))\n",
+            f"    if smax > {kt}({nan_at}) or umax > {ut}({neg_inf}):\n",
+            f"        return {kt}({nan_key})\n",
+            f"    k = {pick}\n",
+            f"    return k ^ ((k >> {kt}({bits - 1})) & {kt}({mask}))\n\n\n"]
+    fm = "{'reassoc'}" if _reassoc(kind, acc) else "False"
+    sig = f"{numba_type(acc)}({array_type(in_dtype, 2, 'C', True)}, _t.intp, _t.intp, _t.intp)"
+    init = _literal(_initial(kind, acc, in_dtype), acc)
+    return [
+        f"@njit({sig}, cache=CACHE, nogil=True, error_model='numpy', fastmath={fm})\n",
+        "def run(x, r, start, stop):\n",
+        f"    a = {init}\n",
+        "    for i in range(start, stop):\n",
+        f"        v = {_value(kind, in_dtype, acc, 'x[r, np.uintp(i)]')}\n",
+        f"        a = {acc_t}({_combine(kind, acc, 'a', 'v')})\n",
+        "    return a\n\n\n"]
+
+
+def _inner_source(kind: str, in_dtype: str, acc: str, parallel: bool) -> list[str]:
+    store = _key_dtype(acc) if _uses_keys(kind, acc) else acc
+    x_dtype = _key_dtype(acc) if _uses_keys(kind, acc) else in_dtype
+    comb_kind = kind
+    deco = signed_decorator(array_type(store, 1, "C"), array_type(store, 2, "C"),
+                            array_type(x_dtype, 2, "C", True), "_t.intp")
+    rng = "prange" if parallel else "range"
+    combine = ("max(a, part[r, c])" if kind == "max" else "min(a, part[r, c])") \
+        if _uses_keys(kind, acc) else _combine(comb_kind, acc, "a", "part[r, c]")
+    return [
+        parallel_decorator(deco) if parallel else deco,
+        "def inner(out, part, x, chunk):\n",
+        "    m = x.shape[0]\n    n = x.shape[1]\n    nch = part.shape[1]\n",
+        "    if nch == 1:  # rows shorter than a chunk: no partials\n",
+        f"        for r in {rng}(m):\n",
+        "            out[r] = run(x, r, 0, n)\n",
+        "        return\n",
+        f"    for t in {rng}(m * nch):\n",
+        "        r = t // nch\n        c = t - r * nch\n        start = c * chunk\n",
+        "        part[r, c] = run(x, r, start, min(n, start + chunk))\n",
+        f"    for r in {rng}(m):\n",
+        "        a = part[r, 0]\n",
+        "        for c in range(1, nch):\n",
+        f"            a = {combine}\n",
+        "        out[r] = a\n\n\n"]
+
+
+def _outer_source(kind: str, in_dtype: str, acc: str, parallel: bool) -> list[str]:
+    acc_t = dtypes.numpy_type_name(acc)
+    deco = signed_decorator(array_type(acc, 2, "C"), array_type(in_dtype, 3, "C", True),
+                            "_t.intp")
+    rng = "prange" if parallel else "range"
+    vals = [_value(kind, in_dtype, acc, f"x[a, i + {k}, np.uintp(j)]") for k in range(4)]
+    c01 = _combine(kind, acc, "v0", "v1")
+    c23 = _combine(kind, acc, "v2", "v3")
+    return [
+        parallel_decorator(deco) if parallel else deco,
+        "def outer(out, x, nb):\n",
+        "    na = x.shape[0]\n    nr = x.shape[1]\n    nc = x.shape[2]\n",
+        "    cb = (nc + nb - 1) // nb\n",
+        f"    for t in {rng}(na * nb):\n",
+        "        a = t // nb\n        j0 = (t - a * nb) * cb\n        j1 = min(nc, j0 + cb)\n",
+        "        for j in range(j0, j1):\n",
+        f"            out[a, np.uintp(j)] = {_literal(_initial(kind, acc, in_dtype), acc)}\n",
+        "        i = 0\n",
+        "        while i + 4 <= nr:\n",
+        "            for j in range(j0, j1):\n",
+        *[f"                v{k} = {vals[k]}\n" for k in range(4)],
+        f"                w0 = {acc_t}({c01})\n",
+        f"                w1 = {acc_t}({c23})\n",
+        f"                w = {acc_t}({_combine(kind, acc, 'w0', 'w1')})\n",
+        "                o = out[a, np.uintp(j)]\n",
+        f"                out[a, np.uintp(j)] = {_combine(kind, acc, 'o', 'w')}\n",
+        "            i += 4\n",
+        "        while i < nr:\n",
+        "            for j in range(j0, j1):\n",
+        f"                v = {_value(kind, in_dtype, acc, 'x[a, i, np.uintp(j)]')}\n",
+        "                o = out[a, np.uintp(j)]\n",
+        f"                out[a, np.uintp(j)] = {_combine(kind, acc, 'o', 'v')}\n",
+        "            i += 1\n\n\n"]
+
+
+def reduction_source(kind: str, in_dtype: str, acc: str, parallel: bool) -> str:
+    """Source of the ``inner``/``outer`` kernels of one (kind, input dtype, acc dtype)."""
+    src = [HEADER.replace("from numba import njit", "from numba import njit, prange")]
+    src += _run_source(kind, in_dtype, acc)
+    src += _inner_source(kind, in_dtype, acc, parallel)
+    src += _outer_source(kind, in_dtype, acc, parallel)
+    return "".join(src)
+
+
+def _module(kind: str, in_dtype: str, acc: str, parallel: bool):
+    return kernel_cache.load(reduction_source(kind, in_dtype, acc, parallel))
+
+
+def _decode_keys(keys: np.ndarray, acc: str) -> np.ndarray:
+    """Order-preserving integer keys back to floats."""
+    bits, mask = (31, 0x7FFFFFFF) if acc == "float32" else (63, 0x7FFFFFFFFFFFFFFF)
+    k = keys ^ ((keys >> bits) & mask)
+    return k.view(acc)
+
+
+# -- canonical form and the driver ---------------------------------------------------------------
+def _canonical(x: np.ndarray, axes: tuple):
+    """``(y, groups, kept)``: ``y`` C-contiguous holding ``x``'s data, its dims
+    ``groups`` (size, reduced) alternating between kept and reduced, and the original
+    kept dims in ``y``'s order."""
+    dims = [d for d in range(x.ndim) if x.shape[d] != 1]
+    if not x.flags.c_contiguous:
+        dims.sort(key=lambda d: -abs(x.strides[d]))  # stable: ties keep their order
+    y = x.transpose(dims + [d for d in range(x.ndim) if d not in dims])
+    y = np.ascontiguousarray(y).reshape([x.shape[d] for d in dims])
+    groups: list[list] = []
+    for d in dims:
+        red = d in axes
+        if groups and groups[-1][1] == red:
+            groups[-1][0] *= x.shape[d]
+        else:
+            groups.append([x.shape[d], red])
+    return y, groups, [d for d in dims if d not in axes]
+
+
+def _reduce_nonempty(kind: str, x: np.ndarray, axes: tuple, acc: str) -> np.ndarray:
+    """The reduction of a non-empty ``x``: kept dims only (original order), ``acc`` dtype."""
+    y, groups, kept = _canonical(x, axes)
+    n_threads = threads_for(x.size)
+    in_dtype = y.dtype.name
+    while any(red for _, red in groups):
+        sizes = [g[0] for g in groups]
+        if groups[-1][1]:  # reduce the contiguous last group
+            m, r = int(np.prod(sizes[:-1], dtype=np.int64)), sizes[-1]
+            keys = _uses_keys(kind, acc)
+            store = _key_dtype(acc) if keys else acc
+            src = y.reshape(m, r).view(_key_dtype(acc)) if keys else y.reshape(m, r)
+            nch = (r + CHUNK - 1) // CHUNK
+            out = np.empty(m, dtype=store)
+            part = np.empty((m, nch), dtype=store)
+            t = n_threads if m * r >= PARALLEL_MIN else 1
+            launch(t, lambda d=in_dtype: _module(kind, d, acc, False).inner,
+                   lambda d=in_dtype: _module(kind, d, acc, True).inner, out, part, src, CHUNK)
+            y = (_decode_keys(out, acc) if keys else out).reshape(sizes[:-1])
+            groups.pop()
+        else:  # reduce the last reduced group into rows of the kept group after it
+            k = max(i for i, g in enumerate(groups) if g[1])
+            a = int(np.prod(sizes[:k], dtype=np.int64))
+            r, b = sizes[k], int(np.prod(sizes[k + 1:], dtype=np.int64))
+            out = np.empty((a, b), dtype=acc)
+            t = n_threads if a * r * b >= PARALLEL_MIN else 1
+            nb = 1 if t == 1 or a >= t else min(t, max(1, b // 256))
+            launch(t, lambda d=in_dtype: _module(kind, d, acc, False).outer,
+                   lambda d=in_dtype: _module(kind, d, acc, True).outer, out, y.reshape(a, r, b),
+                   nb)
+            y = out.reshape(sizes[:k] + [b])
+            groups = groups[:k] + [[b, False]]
+            if k > 0:  # merge with the kept group before it
+                groups[k - 1][0] *= b
+                groups.pop()
+                y = y.reshape([g[0] for g in groups])
+        in_dtype = y.dtype.name
+    y = y.reshape([x.shape[d] for d in kept])
+    order = sorted(range(len(kept)), key=lambda i: kept[i])
+    return y.transpose(order)
+
+
+def _generic_source(kind: str, ndim: int, axes: tuple, acc: str, in_dtype: str) -> str:
+    """Arg-reductions: one loop nest in memory order keeping the best value and index."""
     index = ", ".join(f"i{d}" for d in range(ndim)) if ndim else "()"
     out_index = ", ".join("0" if d in axes else f"i{d}" for d in range(ndim)) if ndim else "()"
     x_type = array_type(in_dtype, ndim, "A", True)
-    if kind in ("argmax", "argmin"):
-        params = "best, idx, x"
-        sig = signed_decorator(array_type(acc, ndim, "C"), array_type("int64", ndim, "C"), x_type)
-    else:
-        params = "out, x"
-        sig = signed_decorator(array_type(acc, ndim, "C"), x_type)
-    src = [HEADER, sig, f"def reduce({params}):\n"]
+    sig = signed_decorator(array_type(acc, ndim, "C"), array_type("int64", ndim, "C"), x_type)
+    src = [HEADER, sig, "def reduce(best, idx, x):\n"]
     for d in range(ndim):
         src.append("    " * (d + 1) + f"for i{d} in range(x.shape[{d}]):\n")
     pad = "    " * (ndim + 1)
-    src.append(f"{pad}v = {acc_t}(x[{index}])\n")
-    o = f"out[{out_index}]"
-    body = {
-        "sum": f"{o} += v\n", "mean": f"{o} += v\n", "prod": f"{o} *= v\n",
-        "max": f"if v > {o} or v != v:\n{pad}    {o} = v\n",
-        "min": f"if v < {o} or v != v:\n{pad}    {o} = v\n",
-        "any": f"if v:\n{pad}    {o} = True\n",
-        "all": f"if not v:\n{pad}    {o} = False\n",
-    }
-    if kind in ("argmax", "argmin"):
-        (axis,) = axes
-        b = f"best[{out_index}]"
-        cmp = ">" if kind == "argmax" else "<"
-        src.append(f"{pad}if v {cmp} {b} or (v != v and {b} == {b}):\n")
-        src.append(f"{pad}    {b} = v\n{pad}    idx[{out_index}] = i{axis}\n")
-    else:
-        src.append(pad + body[kind])
-    if kind == "mean":
-        src += ["\n\n", signed_decorator(array_type(acc, 1, "C"), "_t.int64"),
-                "def finish_mean(out, count):\n",
-                "    for i in range(out.shape[0]):\n"]
-        if dtypes.is_float(acc):
-            src.append("        out[i] = out[i] / count\n")
-        else:  # integer mean truncates toward zero, as TF does
-            src.append("        q = abs(out[i]) // count\n"
-                       "        out[i] = -q if out[i] < 0 else q\n")
+    src.append(f"{pad}v = {dtypes.numpy_type_name(acc)}(x[{index}])\n")
+    (axis,) = axes
+    b = f"best[{out_index}]"
+    cmp = ">" if kind == "argmax" else "<"
+    src.append(f"{pad}if v {cmp} {b} or (v != v and {b} == {b}):\n")
+    src.append(f"{pad}    {b} = v\n{pad}    idx[{out_index}] = i{axis}\n")
     return "".join(src)
+
+
+def finish_mean(result: np.ndarray, count: int, acc: str) -> np.ndarray:
+    if dtypes.is_float(acc):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return result / count if count else np.full_like(result, np.nan)
+    if count == 0:  # integer mean of nothing: 0 (TF truncates the division)
+        return np.zeros_like(result)
+    q = np.abs(result) // count  # integer mean truncates toward zero, as TF does
+    return np.where(result < 0, -q, q)
 
 
 def run_reduction(kind: str, x: np.ndarray, axes: tuple, keepdims: bool,
                   out_dtype: str) -> np.ndarray:
-    """Reduce ``x`` over ``axes`` with a generated numba kernel."""
+    """Reduce ``x`` over ``axes`` with generated numba kernels."""
     in_dtype = x.dtype.name
     x = as_kernel_input(x)
     acc = _acc_dtype(kind, in_dtype)
+    axes = tuple(sorted(axes))
     kshape = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
-    module = kernel_cache.load(reduction_source(kind, x.ndim, axes, acc, x.dtype.name))
     if kind in ("argmax", "argmin"):
+        module = kernel_cache.load(_generic_source(kind, x.ndim, axes, acc, x.dtype.name))
         best = np.full(kshape, _initial(kind, acc, in_dtype), dtype=acc)
         result = np.zeros(kshape, dtype=np.int64)
         module.reduce(best, result, x)
-    else:
+    elif x.size == 0:
         result = np.full(kshape, _initial(kind, acc, in_dtype), dtype=acc)
-        module.reduce(result, x)
-        if kind == "mean":
-            count = 1
-            for a in axes:
-                count *= x.shape[a]
-            module.finish_mean(result.reshape(-1), count)
+    else:
+        kernel_kind = "sum" if kind == "mean" else kind
+        result = _reduce_nonempty(kernel_kind, x, axes, acc).reshape(kshape)
+    if kind == "mean":
+        count = 1
+        for a in axes:
+            count *= x.shape[a]
+        result = finish_mean(result, count, acc)
     if not keepdims:
         result = result.reshape(tuple(n for d, n in enumerate(x.shape) if d not in axes))
-    return result.astype(out_dtype, copy=False)
+    return np.asarray(result).astype(out_dtype, copy=False)
+
+
+# -- a reduction fused with the elementwise body it reduces --------------------------------------
+def fused_reduction_source(spec, kind: str, ndim: int, axes: tuple, patterns: tuple,
+                           parallel: bool) -> str:
+    """One loop nest over the elementwise domain that computes ``spec``'s body and
+    accumulates it into the keepdims-shaped ``out`` (pre-filled with the identity).
+    ``patterns[j]``: (layout, broadcast flags per dim) of array input ``j``: a broadcast
+    dim is indexed with 0, so contiguous inputs stay contiguous for LLVM."""
+    acc = _acc_dtype(kind, spec.out_dtype)
+    acc_t = dtypes.numpy_type_name(acc)
+    scalars = [f"s{j}" for j in range(spec.n_scalars)]
+    xs = [f"x{j}" for j in range(spec.n_arrays)]
+    body_sig = f"{numba_type(spec.out_dtype)}(" + ", ".join(
+        [numba_type(d) for d in spec.array_dtypes] + [numba_type(d) for d in spec.scalar_dtypes]) \
+        + ")"
+    src = [HEADER.replace("from numba import njit", "from numba import njit, prange"),
+           f"@njit({body_sig}, cache=CACHE, nogil=True, error_model='numpy', fastmath=False)\n",
+           f"def body({', '.join(xs + scalars)}):\n"]
+    src += [f"    {line}\n" for line in spec.lines]
+    src.append(f"    return {spec.result}\n\n\n")
+    arrays = [array_type(d, ndim, layout, True)
+              for d, (layout, _) in zip(spec.array_dtypes, patterns)]
+    deco = signed_decorator(array_type(acc, ndim, "C"), *arrays,
+                            *[numba_type(d) for d in spec.scalar_dtypes],
+                            *["_t.intp"] * ndim)
+    if _reassoc(kind, acc):
+        deco = deco.replace("fastmath=False", "fastmath={'reassoc'}")
+    if parallel:
+        deco = parallel_decorator(deco)
+    dims = [f"d{k}" for k in range(ndim)]
+    params = ["out", *[f"a{j}" for j in range(spec.n_arrays)], *scalars, *dims]
+    src += [deco, f"def freduce({', '.join(params)}):\n"]
+    idx = [f"np.uintp(i{k})" for k in range(ndim)]
+    loads = []
+    for j, (_, bcast) in enumerate(patterns):
+        index = ", ".join("0" if bcast[k] else idx[k] for k in range(ndim)) if ndim else "()"
+        loads.append(f"a{j}[{index}]")
+    call = f"body({', '.join(loads + scalars)})"
+    value = _value(kind, spec.out_dtype, acc, call)
+    last_reduced = ndim > 0 and (ndim - 1) in axes
+    n_outer = ndim - 1 if last_reduced else ndim
+    for k in range(n_outer):
+        rng = "prange" if (parallel and k == 0) else "range"
+        src.append("    " * (k + 1) + f"for i{k} in {rng}(d{k}):\n")
+    pad = "    " * (n_outer + 1)
+    oidx = ", ".join("0" if k in axes else idx[k] for k in range(ndim)) if ndim else "()"
+    if last_reduced:
+        last = ndim - 1
+        src += [f"{pad}a = out[{oidx}]\n", f"{pad}for i{last} in range(d{last}):\n",
+                f"{pad}    v = {value}\n",
+                f"{pad}    a = {acc_t}({_combine(kind, acc, 'a', 'v')})\n",
+                f"{pad}out[{oidx}] = a\n"]
+    else:
+        src += [f"{pad}v = {value}\n", f"{pad}o = out[{oidx}]\n",
+                f"{pad}out[{oidx}] = {acc_t}({_combine(kind, acc, 'o', 'v')})\n"]
+    return "".join(src)
+
+
+class CompiledReduceGroup:
+    """A reduction over a fused elementwise body (see :func:`fused_reduction_source`);
+    called like :class:`~symgraph.compiler.codegen.CompiledGroup` with the reduction's
+    output shape."""
+
+    def __init__(self, spec, kind: str, axes: tuple, keepdims: bool, ndim: int,
+                 out_dtype: str, in_shapes=None):
+        self.spec, self.kind, self.axes = spec, kind, tuple(sorted(axes))
+        self.keepdims, self.ndim, self.out_dtype = keepdims, ndim, out_dtype
+        self.acc = _acc_dtype(kind, spec.out_dtype)
+        self._modules: dict = {}
+        self._static = None if in_shapes is None else static_broadcast(in_shapes, ndim)
+
+    def _module(self, patterns, parallel: bool):
+        key = (patterns, parallel)
+        found = self._modules.get(key)
+        if found is None:
+            found = self._modules[key] = kernel_cache.load(fused_reduction_source(
+                self.spec, self.kind, self.ndim, self.axes, patterns, parallel))
+        return found
+
+    def __call__(self, out_shape, arrays, scalars) -> np.ndarray:
+        ndim, axes = self.ndim, self.axes
+        if self.keepdims:
+            kept = list(out_shape)
+        else:
+            it = iter(out_shape)
+            kept = [1 if d in axes else next(it) for d in range(ndim)]
+        padded = []
+        for a in arrays:
+            a = as_kernel_input(np.asarray(a))
+            padded.append(a.reshape((1,) * (ndim - a.ndim) + a.shape))
+        domain = np.broadcast_shapes(*[a.shape for a in padded], tuple(kept))
+        kshape = tuple(1 if d in axes else n for d, n in enumerate(domain))
+        out = np.full(kshape, _initial(self.kind, self.acc, self.spec.out_dtype), self.acc)
+        patterns = input_patterns(padded, domain, self._static)
+        size = int(np.prod(domain, dtype=np.int64))
+        threads = threads_for(size) if ndim and 0 not in axes else 1
+        launch(threads, lambda: self._module(patterns, False).freduce,
+               lambda: self._module(patterns, True).freduce,
+               out, *padded, *scalars, *domain)
+        result = out
+        if self.kind == "mean":
+            count = 1
+            for a in axes:
+                count *= domain[a]
+            result = finish_mean(result, count, self.acc)
+        return np.asarray(result).reshape(out_shape).astype(self.out_dtype, copy=False)
