@@ -234,17 +234,21 @@ def _outer_source(kind: str, in_dtype: str, acc: str, parallel: bool) -> list[st
         "            i += 1\n\n\n"]
 
 
-def reduction_source(kind: str, in_dtype: str, acc: str, parallel: bool) -> str:
-    """Source of the ``inner``/``outer`` kernels of one (kind, input dtype, acc dtype)."""
+def reduction_source(kind: str, in_dtype: str, acc: str, parallel: bool,
+                     which: str = "inner") -> str:
+    """Source of the ``inner`` (with ``run``) or the ``outer`` kernel of one (kind, input
+    dtype, acc dtype): separate modules, so a reduction compiles only what it runs."""
     src = [HEADER.replace("from numba import njit", "from numba import njit, prange")]
-    src += _run_source(kind, in_dtype, acc)
-    src += _inner_source(kind, in_dtype, acc, parallel)
-    src += _outer_source(kind, in_dtype, acc, parallel)
+    if which == "inner":
+        src += _run_source(kind, in_dtype, acc)
+        src += _inner_source(kind, in_dtype, acc, parallel)
+    else:
+        src += _outer_source(kind, in_dtype, acc, parallel)
     return "".join(src)
 
 
-def _module(kind: str, in_dtype: str, acc: str, parallel: bool):
-    return kernel_cache.load(reduction_source(kind, in_dtype, acc, parallel))
+def _module(kind: str, in_dtype: str, acc: str, parallel: bool, which: str = "inner"):
+    return kernel_cache.load(reduction_source(kind, in_dtype, acc, parallel, which))
 
 
 def _decode_keys(keys: np.ndarray, acc: str) -> np.ndarray:
@@ -301,8 +305,9 @@ def _reduce_nonempty(kind: str, x: np.ndarray, axes: tuple, acc: str) -> np.ndar
             out = np.empty((a, b), dtype=acc)
             t = n_threads if a * r * b >= PARALLEL_MIN else 1
             nb = 1 if t == 1 or a >= t else min(t, max(1, b // 256))
-            launch(t, lambda d=in_dtype: _module(kind, d, acc, False).outer,
-                   lambda d=in_dtype: _module(kind, d, acc, True).outer, out, y.reshape(a, r, b),
+            launch(t, lambda d=in_dtype: _module(kind, d, acc, False, "outer").outer,
+                   lambda d=in_dtype: _module(kind, d, acc, True, "outer").outer,
+                   out, y.reshape(a, r, b),
                    nb)
             y = out.reshape(sizes[:k] + [b])
             groups = groups[:k] + [[b, False]]
