@@ -72,12 +72,12 @@ def test_every_axis_set_and_layout_matches_numpy(shape, kind):
                 _check(kind, x[..., ::-1], axes, keepdims=True)  # negative strides
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float16", "int8", "int32", "int64", "uint8",
-                                   "bool"])
-@pytest.mark.parametrize("kind", ["sum", "max", "min", "prod", "any", "all", "mean"])
+# bool mean is excluded: Keras casts bool to floatx before a mean (tested elsewhere)
+@pytest.mark.parametrize("dtype,kind", [
+    (d, k) for d in ["float64", "float16", "int8", "int32", "int64", "uint8", "bool"]
+    for k in ["sum", "max", "min", "prod", "any", "all", "mean"]
+    if not (d == "bool" and k == "mean")])
 def test_dtypes(dtype, kind):
-    if dtype == "bool" and kind == "mean":
-        pytest.skip("Keras casts bool to floatx before a mean")
     if dtype == "bool":
         x = RNG.random((5, 37)) > 0.5
     elif dtype.startswith("float"):
