@@ -252,20 +252,28 @@ def conv_kernel_grad_channels_last(x, g, ksize, strides, padding, dilation):
     return np.matmul(cols.T, g.reshape(rows, o)).reshape(*ksize, c, o)
 
 
-def _conv_input_grad_infer(in_shapes, in_dtypes, attrs):
-    g, w, x = in_shapes
-    dtype = _float_dtype(list(in_dtypes[:2]), "convolution gradient")
-    y, _ = _conv_infer([x, w], [dtype, dtype], attrs)
-    _check_grad_shape(g, y)
-    return tuple(x), dtype
+def _grad_infers(forward_infer):
+    """Shape rules of a convolution's input gradient ``(g, w, x) -> x's shape`` and
+    kernel gradient ``(x, g, w) -> w's shape``: ``g`` must have the forward output's
+    shape (the last input is read for its shape only)."""
+    def check(x, w, g, in_dtypes, attrs):
+        dtype = _float_dtype(list(in_dtypes[:2]), "convolution gradient")
+        y, _ = forward_infer([x, w], [dtype, dtype], attrs)
+        _check_grad_shape(g, y)
+        return dtype
+
+    def input_grad(in_shapes, in_dtypes, attrs):
+        g, w, x = in_shapes
+        return tuple(x), check(x, w, g, in_dtypes, attrs)
+
+    def kernel_grad(in_shapes, in_dtypes, attrs):
+        x, g, w = in_shapes
+        return tuple(w), check(x, w, g, in_dtypes, attrs)
+
+    return input_grad, kernel_grad
 
 
-def _conv_kernel_grad_infer(in_shapes, in_dtypes, attrs):
-    x, g, w = in_shapes
-    dtype = _float_dtype(list(in_dtypes[:2]), "convolution gradient")
-    y, _ = _conv_infer([x, w], [dtype, dtype], attrs)
-    _check_grad_shape(g, y)
-    return tuple(w), dtype
+_conv_input_grad_infer, _conv_kernel_grad_infer = _grad_infers(_conv_infer)
 
 
 def _conv_input_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
@@ -384,20 +392,7 @@ def depthwise_kernel_grad_channels_last(x, g, ksize, strides, padding, dilation)
     return dw
 
 
-def _depthwise_input_grad_infer(in_shapes, in_dtypes, attrs):
-    g, w, x = in_shapes
-    dtype = _float_dtype(list(in_dtypes[:2]), "convolution gradient")
-    y, _ = _depthwise_infer([x, w], [dtype, dtype], attrs)
-    _check_grad_shape(g, y)
-    return tuple(x), dtype
-
-
-def _depthwise_kernel_grad_infer(in_shapes, in_dtypes, attrs):
-    x, g, w = in_shapes
-    dtype = _float_dtype(list(in_dtypes[:2]), "convolution gradient")
-    y, _ = _depthwise_infer([x, w], [dtype, dtype], attrs)
-    _check_grad_shape(g, y)
-    return tuple(w), dtype
+_depthwise_input_grad_infer, _depthwise_kernel_grad_infer = _grad_infers(_depthwise_infer)
 
 
 def _depthwise_input_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
@@ -512,20 +507,7 @@ def local_kernel_grad_channels_last(x, g, ksize, strides, out, fmt):
     return np.matmul(cols, gp)
 
 
-def _local_input_grad_infer(in_shapes, in_dtypes, attrs):
-    g, w, x = in_shapes
-    dtype = _float_dtype(list(in_dtypes[:2]), "convolution gradient")
-    y, _ = _local_infer([x, w], [dtype, dtype], attrs)
-    _check_grad_shape(g, y)
-    return tuple(x), dtype
-
-
-def _local_kernel_grad_infer(in_shapes, in_dtypes, attrs):
-    x, g, w = in_shapes
-    dtype = _float_dtype(list(in_dtypes[:2]), "convolution gradient")
-    y, _ = _local_infer([x, w], [dtype, dtype], attrs)
-    _check_grad_shape(g, y)
-    return tuple(w), dtype
+_local_input_grad_infer, _local_kernel_grad_infer = _grad_infers(_local_infer)
 
 
 def _local_input_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
