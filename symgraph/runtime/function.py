@@ -229,6 +229,10 @@ def _read_variable(node):
 
 def _fill(node, shape):
     node_id, value, dtype = node.id, node.attrs["value"], node.dtype
+    if value == 0 and not (isinstance(value, float) and np.signbit(value)):
+        def zeros(values):  # calloc'd: pages are zeroed lazily by the OS, not written here
+            values[node_id] = np.zeros(shape, dtype)
+        return zeros
 
     def action(values):
         values[node_id] = np.full(shape, value, dtype)
