@@ -8,6 +8,8 @@ its kind is wider (``x_int32 * 0.5`` becomes floatx, as in Keras, not float64).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import config
@@ -18,12 +20,15 @@ SUPPORTED = (
     "float16", "float32", "float64",
 )
 _ALIASES = {"float": "float32", "int": "int32", "double": "float64", "half": "float16"}
+_CANONICAL = frozenset(SUPPORTED)
 
 
 def normalize(dtype) -> str:
     """Turn a dtype given as a string, NumPy dtype or type into its canonical name."""
     if dtype is None:
         return config.floatx()
+    if isinstance(dtype, str) and dtype in _CANONICAL:  # canonical already: no lookup
+        return dtype
     if isinstance(dtype, str):
         dtype = _ALIASES.get(dtype, dtype)
     try:
@@ -54,6 +59,11 @@ def kind_rank(dtype: str) -> int:
 
 def result_type(*dtypes: str) -> str:
     """NumPy promotion of tensor dtypes (strings)."""
+    return _result_type(dtypes)
+
+
+@functools.lru_cache(maxsize=1024)
+def _result_type(dtypes: tuple) -> str:
     return np.result_type(*[np.dtype(d) for d in dtypes]).name
 
 

@@ -81,6 +81,13 @@ def broadcast_shapes(*shapes: Shape | None) -> Shape | None:
     error at run time)."""
     if any(s is None for s in shapes):
         return None
+    first = shapes[0] if shapes else ()
+    if all(s == first for s in shapes) and None not in first:
+        return tuple(first)  # the common case: equal, fully known shapes
+    if len(shapes) == 2 and shapes[1] == () and shapes[0] is not None:
+        return tuple(shapes[0])  # a scalar operand never changes the shape
+    if len(shapes) == 2 and shapes[0] == ():
+        return tuple(shapes[1])
     ndim = max((len(s) for s in shapes), default=0)
     out = [1] * ndim
     for s in shapes:
