@@ -276,6 +276,11 @@ class CompiledGroup:
         self._modules: dict = {}
         self._static = {} if ndim is None or in_shapes is None else \
             {ndim: static_broadcast(in_shapes, ndim)}
+        self._compute = compute_type(spec.out_dtype)
+        # small calls with contiguous inputs of the output's shape skip the general
+        # path (no input conversion needed unless an input is float16)
+        self._fast_ok = "float16" not in spec.array_dtypes
+        self._serial_flat = None
 
     def module(self, key):
         found = self._modules.get(key)
@@ -289,8 +294,16 @@ class CompiledGroup:
 
     def __call__(self, out_shape, arrays, scalars) -> np.ndarray:
         out_dtype = self.spec.out_dtype
-        compute = compute_type(out_dtype)
+        compute = self._compute
         out = np.empty(out_shape, dtype=compute)
+        if self._fast_ok and out.size < PARALLEL_MIN and compute == out_dtype and all(
+                a.shape == out.shape and a.flags.c_contiguous and a.dtype.isnative
+                for a in arrays):
+            flat = self._serial_flat
+            if flat is None:
+                flat = self._serial_flat = self.module(("flat", False)).flat
+            flat(out.reshape(-1), *[a.reshape(-1) for a in arrays], *scalars)
+            return out
         arrays = [as_kernel_input(a) for a in arrays]
         threads = threads_for(out.size) if out.ndim else 1
         if all(a.shape == out.shape and a.flags.c_contiguous for a in arrays):
