@@ -30,6 +30,12 @@ def test_learning_phase_is_a_feedable_placeholder_with_default_zero():
         f([data, 2])
 
 
+def test_learning_phase_is_named_outside_name_scopes():
+    with K.name_scope("block"):
+        lp = K.learning_phase()
+    assert lp.name == "keras_learning_phase"
+
+
 def test_set_learning_phase_picks_branches_statically():
     calls = []
 

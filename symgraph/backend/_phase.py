@@ -42,7 +42,11 @@ def learning_phase():
     if graph.learning_phase_value is not None:
         return graph.learning_phase_value
     if graph.learning_phase_tensor is None:
-        ph = ops.placeholder((), "bool", name="keras_learning_phase")
+        scopes, graph._scopes = graph._scopes, []  # one graph-wide flag: no name scope
+        try:
+            ph = ops.placeholder((), "bool", name="keras_learning_phase")
+        finally:
+            graph._scopes = scopes
         ph.default = np.array(False)
         graph.learning_phase_tensor = ph
     return graph.learning_phase_tensor
