@@ -88,7 +88,8 @@ def placeholder(shape=None, ndim: int | None = None, dtype=None, sparse: bool = 
         (None, None)
     """
     if sparse or ragged:
-        raise ValueError("symgraph has no sparse or ragged tensors; use a dense placeholder")
+        raise ValueError("symgraph has no sparse or ragged placeholders; use a dense placeholder "
+                         "(sparse tensors come only from K.ctc_label_dense_to_sparse)")
     if shape is None and ndim is not None:
         shape = (None,) * int(ndim)
     x = ops.placeholder(shape, _dtype(dtype), name)
