@@ -184,3 +184,10 @@ def test_name_scope_and_clear_session():
     graph = K.get_graph()
     K.clear_session()
     assert K.get_graph() is not graph and len(K.get_graph()) == 0
+
+
+def test_random_bernoulli_is_random_binomial():
+    a = K.eval(K.random_bernoulli((2000,), p=0.3, seed=11))
+    b = K.eval(K.random_binomial((2000,), p=0.3, seed=11))
+    np.testing.assert_array_equal(a, b)
+    assert set(np.unique(a)) <= {0.0, 1.0} and abs(a.mean() - 0.3) < 0.05

@@ -41,6 +41,7 @@ from ._creation import (  # noqa: F401
     ones,
     ones_like,
     placeholder,
+    random_bernoulli,
     random_binomial,
     random_normal,
     random_uniform,

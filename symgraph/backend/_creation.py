@@ -222,6 +222,18 @@ def random_binomial(shape, p=0.0, dtype=None, seed=None) -> Tensor:
     return _random.random("binomial", shape, p, 0.0, _dtype(dtype), seed)
 
 
+def random_bernoulli(shape, p=0.0, dtype=None, seed=None) -> Tensor:
+    """Tensor of 0./1. draws with P(1) = ``p`` (tf_keras's name of
+    :func:`random_binomial`; the same stream for the same seed).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.eval(K.random_bernoulli((3,), p=0.0, seed=0))
+        array([0., 0., 0.], dtype=float32)
+    """
+    return random_binomial(shape, p, dtype, seed)
+
+
 def cast(x, dtype) -> Tensor:
     """Cast a tensor to ``dtype``: float to int truncates toward zero (NaN becomes 0,
     out-of-range values saturate), nonzero to bool is True.
