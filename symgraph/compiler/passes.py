@@ -25,11 +25,11 @@ DEFAULT_PASSES = ("simplify", "fold_constants", "cse")
 # as ``1 - momentum``, while array work keeps running (and being tested) in kernels.
 FOLD_LIMIT = 1
 
-_EFFECTFUL = {"random", "print_tensor", "assign", "after", "scan", "scan_output"}
-
-
 def _pure(node) -> bool:
-    return node.op.name not in _EFFECTFUL and not node.op.extra.get("stateful")
+    """Ops declare effects in their registry entry (``extra``: ``stateful`` for random
+    draws, ``effects`` for assignment, ordering, printing, loops)."""
+    extra = node.op.extra
+    return not extra.get("stateful") and not extra.get("effects")
 
 
 def _topological(outputs) -> list:

@@ -396,7 +396,8 @@ def _scan_reference(arrays, attrs, out_shape, out_dtype):
 SCAN = register(Op(
     "scan", KERNEL, _scan_infer, _scan_reference, kernel=_scan_kernel,
     doc="run an inner graph once per step over sequences, carrying states "
-        "(a byte buffer of every result; read it with scan_output)"))
+        "(a byte buffer of every result; read it with scan_output)",
+    extra={"effects": True}))  # its body may draw random numbers: never merged or folded
 
 
 def _output_infer(in_shapes, in_dtypes, attrs):
@@ -418,7 +419,8 @@ def _output_kernel(args, in_shapes, attrs, out_shape, out_dtype):
 SCAN_OUTPUT = register(Op(
     "scan_output", VIEW, _output_infer, _output_view, kernel=_output_kernel,
     doc="one result of a scan (a view into its buffer; the loop's inputs, read for their "
-        "shapes, are declared data inputs so that gradients reach them)"))
+        "shapes, are declared data inputs so that gradients reach them)",
+    extra={"effects": True}))  # tied to its scan's buffer: rewritten only with it
 
 
 # -- gradients -----------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.shapes import normalize_axis
 from ..core.tensor import Tensor
 from .registry import KERNEL, VIEW, Op, register
 
@@ -265,7 +264,3 @@ def scatter_rows(g: Tensor, indices: Tensor, like: Tensor) -> Tensor:
 
 def scatter_pick(g: Tensor, indices: Tensor, like: Tensor) -> Tensor:
     return g.graph.make(SCATTER_PICK, (g, indices, like))
-
-
-def axis_of(x: Tensor, axis: int) -> int:
-    return normalize_axis(axis, len(x.shape))

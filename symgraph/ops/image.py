@@ -123,16 +123,22 @@ def _resize_infer(in_shapes, in_dtypes, attrs):
     return (n, None if h is None else h * fh, None if w is None else w * fw, c), dtype
 
 
-def _resize_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+def _run_resize(kernel_name, src, attrs, out_shape, out_dtype, zeroed):
+    """Run the bilinear ``resize`` kernel or its transpose ``resize_grad`` (which
+    accumulates, so its output starts zeroed) in float32 or float64."""
     from ..compiler import kernel_cache
 
     compute = np.float64 if out_dtype == "float64" else np.float32
-    x = np.ascontiguousarray(args[0], dtype=compute)
-    out = np.empty(out_shape, dtype=compute)
-    if out.size:
+    src = np.ascontiguousarray(src, dtype=compute)
+    out = (np.zeros if zeroed else np.empty)(out_shape, dtype=compute)
+    if src.size and out.size:
         fh, fw = attrs["factors"]
-        kernel_cache.load(_SOURCE).resize(x, out, float(fh), float(fw))
+        getattr(kernel_cache.load(_SOURCE), kernel_name)(src, out, float(fh), float(fw))
     return out.astype(out_dtype, copy=False)
+
+
+def _resize_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    return _run_resize("resize", args[0], attrs, out_shape, out_dtype, zeroed=False)
 
 
 def _resize_reference(arrays, attrs, out_shape, out_dtype):
@@ -164,15 +170,7 @@ def resize_bilinear(x: Tensor, height_factor: int, width_factor: int) -> Tensor:
 
 
 def _resize_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
-    from ..compiler import kernel_cache
-
-    compute = np.float64 if out_dtype == "float64" else np.float32
-    g = np.ascontiguousarray(args[0], dtype=compute)
-    out = np.zeros(out_shape, dtype=compute)
-    if g.size:
-        fh, fw = attrs["factors"]
-        kernel_cache.load(_SOURCE).resize_grad(g, out, float(fh), float(fw))
-    return out.astype(out_dtype, copy=False)
+    return _run_resize("resize_grad", args[0], attrs, out_shape, out_dtype, zeroed=True)
 
 
 def _resize_grad_reference(arrays, attrs, out_shape, out_dtype):

@@ -13,6 +13,9 @@ An entry holds everything the rest of the system needs to know about the op:
 * ``scalar(args, attrs, in_dtypes, out_dtype) -> str`` for elementwise ops: a
   scalar expression the code generator inlines into one fused numba loop; or
   ``kernel(args, in_shapes, attrs, out_shape, out_dtype)`` for every other op.
+* ``extra``: flags the compiler reads instead of knowing op names: ``stateful``
+  (draws random numbers; a counter advances per evaluation) and ``effects`` (assigns,
+  orders, prints or runs a loop: never merged, folded or rewritten by the passes).
 * ``grad``: the gradient rule ``grad(node, g)`` returning one gradient (a tensor, or
   None) per input of ``node`` given ``g``, the gradient of the node's output
   (``NOT_DIFFERENTIABLE`` for ops without one). See ``symgraph.autodiff``.

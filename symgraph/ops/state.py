@@ -44,7 +44,7 @@ ASSIGN = register(Op(
     "assign", VIEW, _assign_infer, _assign_value, data_inputs=(1,),
     kernel=lambda args, in_shapes, attrs, out_shape, out_dtype:
         _assign_value(args, attrs, out_shape, out_dtype),
-    grad=NOT_DIFFERENTIABLE,
+    grad=NOT_DIFFERENTIABLE, extra={"effects": True},
     doc="the new value of a variable; evaluating it assigns the variable after the call"))
 
 
@@ -77,7 +77,7 @@ AFTER = register(Op(
     "after", VIEW, lambda in_shapes, in_dtypes, attrs: (in_shapes[0], in_dtypes[0]),
     lambda arrays, attrs, out_shape, out_dtype: arrays[0],
     kernel=lambda args, in_shapes, attrs, out_shape, out_dtype: args[0],
-    grad=lambda node, g: (g,) + (None,) * (len(node.inputs) - 1),
+    grad=lambda node, g: (g,) + (None,) * (len(node.inputs) - 1), extra={"effects": True},
     doc="the value of input 0, computed after the other inputs (control dependencies)"))
 
 
@@ -99,7 +99,7 @@ def _print_kernel(args, in_shapes, attrs, out_shape, out_dtype):
 PRINT = register(Op(
     "print_tensor", KERNEL, lambda in_shapes, in_dtypes, attrs: (in_shapes[0], in_dtypes[0]),
     lambda arrays, attrs, out_shape, out_dtype: np.array(arrays[0], copy=True),
-    kernel=_print_kernel, grad=lambda node, g: (g,),
+    kernel=_print_kernel, grad=lambda node, g: (g,), extra={"effects": True},
     doc="the identity; prints a message and the value each time it runs"))
 
 
