@@ -7,6 +7,10 @@ import pytest
 
 _CACHE = tempfile.mkdtemp(prefix="symgraph-test-cache-")
 os.environ.setdefault("SYMGRAPH_CACHE_DIR", _CACHE)
+# numba's thread pool needs two threads for the thread-count tests, even on one core
+# (numba is imported lazily, after this line)
+if int(os.environ.get("NUMBA_NUM_THREADS", "0") or 0) < 2:
+    os.environ["NUMBA_NUM_THREADS"] = str(max(2, os.cpu_count() or 1))
 
 import symgraph.backend as K  # noqa: E402
 from symgraph import config  # noqa: E402
