@@ -11,6 +11,7 @@ import pytest
 
 import symgraph.backend as K
 from symgraph.compiler import kernel_cache
+from symgraph.errors import FeedError
 from symgraph.runtime.function import Function
 from symgraph.runtime.reference import reference_eval
 
@@ -63,9 +64,8 @@ def test_mlp_forward_matches_numpy_over_batch_sizes_without_recompiling():
 def test_mlp_forward_kernel_count():
     x, probs, _ = _mlp()
     f = K.function([x], [probs])
-    # matmul, relu(+bias) loop, matmul, then the bias add is recomputed inside each of:
-    # max loop, sum(exp(sub)) loop, divide loop (no stored logits or exponentials)
-    assert f.n_kernels == 6
+    # matmul, relu(+bias) loop, matmul, bias add loop, the row-wise softmax kernel
+    assert f.n_kernels == 5
 
 
 def test_same_structure_in_a_new_graph_reuses_kernels():
@@ -161,6 +161,50 @@ def test_outputs_never_alias_stored_data():
     (tv,) = K.function([], [K.transpose(v)])([])
     tv[:] = 9
     np.testing.assert_array_equal(K.get_value(v), np.ones((2, 3)))
+
+
+def test_every_way_of_feeding_gives_the_same_result():
+    """The checked fast entry (exact arrays in a list) and the general path (anything
+    check_feed converts) agree, and a rejected feed still names its placeholder."""
+    a, b = K.placeholder((4,), name="a"), K.placeholder((4,), name="b")
+    f = K.function([a, b], [a * 2.0 + b])
+    xa = np.arange(4, dtype=np.float32)
+    xb = np.full(4, 0.5, np.float32)
+    expected = xa * 2 + xb
+    strided = np.arange(8, dtype=np.float32)[::2]
+    feeds = [[xa, xb], (xa, xb), {a: xa, b: xb}, [xa.astype(np.float64), xb],
+             [list(map(float, xa)), xb], [xa.astype(">f4"), xb], [strided, xb]]
+    for feed in feeds:
+        expect = strided * 2 + xb if isinstance(feed, list) and feed[0] is strided \
+            else expected
+        np.testing.assert_array_equal(f(feed)[0], expect)
+    assert f._entry is not None  # the fast entry exists and fell back for the odd feeds
+    with pytest.raises(FeedError, match="'a'"):
+        f([np.zeros(5, np.float32), xb])
+    with pytest.raises(FeedError, match="takes 2 inputs"):
+        f([xa])
+
+
+def test_small_groups_read_strided_and_broadcast_inputs():
+    """The inline flat-kernel call falls back to the general loop for inputs it
+    cannot take (a strided view, another layout)."""
+    x = K.placeholder((8,))
+    y = K.placeholder((2, 3))
+    f = K.function([x, y], [x[::2] + 1.0, K.transpose(y) * 2.0 + 1.0, K.exp(y[:, 1])])
+    xv = np.arange(8, dtype=np.float32)
+    yv = np.arange(6, dtype=np.float32).reshape(2, 3)
+    got = f([xv, yv])
+    np.testing.assert_array_equal(got[0], xv[::2] + 1)
+    np.testing.assert_array_equal(got[1], yv.T * 2 + 1)
+    np.testing.assert_allclose(got[2], np.exp(yv[:, 1]), rtol=1e-6)
+
+
+def test_zero_dim_and_scalar_calls():
+    a, b = K.placeholder(()), K.placeholder(())
+    f = K.function([a, b], [a + b, a * b - 1.0])
+    for _ in range(3):
+        s, p = f([np.float32(1.5), np.array(2.0, np.float32)])
+        assert s.shape == () and s.dtype == np.float32 and s == 3.5 and p == 2.0
 
 
 def test_single_tensor_output_gives_a_single_array():

@@ -4,8 +4,12 @@ compiled: ``relu(x @ w + b)`` is one matmul and one loop)."""
 from __future__ import annotations
 
 from .. import ops
+from ..core import dtypes
+from ..core.shapes import normalize_axis
 from ..core.tensor import Tensor
+from ..errors import ShapeError, op_error
 from ..ops.reduce import reduce as _reduce
+from ..ops.softmax import softmax as softmax_op
 from ._math import sigmoid, softplus, softsign, tanh  # noqa: F401  (re-exported)
 
 
@@ -81,8 +85,14 @@ def softmax(x, axis: int = -1) -> Tensor:
         array([[0.5, 0.5]], dtype=float32)
     """
     x = ops.as_tensor(x)
-    shifted = x - _reduce("max", x, axis, True)
-    e = ops.unary("exp", shifted)
-    out = e / _reduce("sum", e, axis, True)
+    if x.shape and dtypes.is_float(x.dtype):  # one row-wise kernel (ops/softmax.py)
+        try:
+            out = softmax_op(x, normalize_axis(axis, len(x.shape)))
+        except ValueError as exc:
+            raise op_error(ShapeError, "softmax", [x], str(exc)) from None
+    else:
+        shifted = x - _reduce("max", x, axis, True)
+        e = ops.unary("exp", shifted)
+        out = e / _reduce("sum", e, axis, True)
     out._softmax_of = (x, axis)  # crossentropies read the logits back (stable path)
     return out

@@ -292,6 +292,24 @@ class CompiledGroup:
             found = self._modules[key] = kernel_cache.load(source)
         return found
 
+    def serial_flat(self, out_shape: tuple, in_shapes):
+        """The serial flat kernel ``flat(out_1d, *inputs_1d, *scalars)`` (for 0-d shapes
+        the 0-d loop ``nd(out, *inputs, *scalars)``) when a group of
+        these concrete shapes may call it directly (small, every input of the output's
+        shape, no dtype conversion), else None. The caller passes ``a.reshape(-1)`` of
+        each input, which is contiguous whatever the input's layout; an input of
+        another dtype or byte order matches none of the kernel's signatures (numba
+        raises TypeError), and the caller then falls back to ``__call__``."""
+        size = int(np.prod(out_shape, dtype=np.int64))
+        if not (self._fast_ok and size < PARALLEL_MIN and self._compute == self.spec.out_dtype
+                and all(tuple(s) == tuple(out_shape) for s in in_shapes)):
+            return None
+        if len(out_shape) == 0:  # 0-d arrays in a 0-d loop: no reshapes at call time
+            return self.module(("nd", 0, (("C", ()),) * self.spec.n_arrays, False)).nd
+        if self._serial_flat is None:
+            self._serial_flat = self.module(("flat", False)).flat
+        return self._serial_flat
+
     def __call__(self, out_shape, arrays, scalars) -> np.ndarray:
         out_dtype = self.spec.out_dtype
         compute = self._compute

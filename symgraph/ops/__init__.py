@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     reduce,
     scan,
     shape,
+    softmax,
     sparse,
     state,
 )

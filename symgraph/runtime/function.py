@@ -9,20 +9,18 @@ call state is local, so several threads can call one function at once.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 
 from ..compiler.passes import DEFAULT_PASSES
 from ..compiler.plan import compile_plan
 from ..core.shapes import dims_compatible, is_fully_known, shape_str
 from ..core.tensor import Placeholder, Tensor, Variable
-from ..errors import DTypeError, FeedError, GraphError, ShapeError, created_at
-from ..ops.elementwise import compute_type
+from ..errors import FeedError, GraphError, ShapeError, created_at
 from .feeds import check_feed
+from .runner import LAUNCHES, build_entry, build_runner
 
-#: kernel launches per op name since import (for tests and profiling)
-LAUNCHES: Counter = Counter()
+__all__ = ["LAUNCHES", "Function", "function"]
+
 _SHAPE_CACHE_LIMIT = 64
 
 
@@ -98,10 +96,20 @@ class Function:
                     f"placeholder '{ph.name}' (shape {shape_str(ph.shape)}, {ph.dtype})"
                     f"{created_at(ph)} must be fed to compute {needed_by}; "
                     "pass it in the inputs of K.function")
-        self._prepared: dict[tuple, list] = {}  # feed shapes -> prepared steps
+        self._prepared: dict[tuple, object] = {}  # feed shapes -> generated runner
         self._constants = {s.node.id: s.node.value for s in self.plan.steps
                            if s.kind == "constant"}
         self._owned = _owned_values(self.plan.steps)
+        self._feed_specs = [(ph, np.dtype(ph.dtype), ph.shape) for ph in self.inputs]
+        self._static_runner = None  # the runner, when every input's shape is known
+        self._entry = None  # its checked fast entry, when a call updates nothing
+        # how each output leaves a call: as it is (a fresh buffer of the call), as it
+        # is unless read-only (an op's result), or copied (a view of stored data)
+        fresh = {s.node.id for s in self.plan.steps if s.kind in ("group", "fill")}
+        self._output_specs = [
+            (t.id, "fresh" if t.id in fresh else "owned" if t.id in self._owned else "copy",
+             np.dtype(t.dtype)) for t in self._output_nodes]
+        self._kept_ids = [t.id for t in self._update_nodes] + [a.id for a in self._assigns]
         self._output_ids = {t.id for t in self._output_nodes} | \
             {t.id for t in self._update_nodes}
 
@@ -112,44 +120,72 @@ class Function:
 
     # -- calling ----------------------------------------------------------------------
     def __call__(self, inputs=None) -> list:
-        if inputs is None:
-            inputs = []
-        if isinstance(inputs, dict):
-            inputs = [inputs[t] for t in self.inputs]
-        if not isinstance(inputs, (list, tuple)):
-            inputs = [inputs]
-        if len(inputs) != len(self.inputs):
+        entry = self._entry
+        if entry is not None:
+            outputs = entry(inputs)
+            if outputs is not None:
+                return outputs
+        if type(inputs) is not list:
+            inputs = self._as_input_list(inputs)
+        specs = self._feed_specs
+        if len(inputs) != len(specs):
             raise FeedError(f"this function takes {len(self.inputs)} inputs "
                             f"({', '.join(t.name for t in self.inputs)}), got {len(inputs)}")
-        feeds = {ph.id: check_feed(ph, v) for ph, v in zip(self.inputs, inputs)}
-        if self._defaults:
-            feeds.update(self._defaults)
-        if not self.updates and not self._assigns:
-            values, owned = self._run(feeds)
-            return [self._output(t, values, owned) for t in self._output_nodes]
+        feeds = inputs
+        for (_ph, dtype, shape), value in zip(specs, inputs):
+            # the common case in a few attribute reads; check_feed explains the rest
+            if not (type(value) is np.ndarray and value.dtype is dtype and
+                    value.shape == shape and value.flags.c_contiguous):
+                feeds = [check_feed(p, v) for (p, _, _), v in zip(specs, inputs)]
+                runner = self._runner_for(feeds)
+                break
+        else:  # every feed has its placeholder's static shape
+            runner = self._static_runner or self._runner_for(feeds)
+        if not self._kept_ids:
+            return runner(*feeds)[0]
         # read-compute-assign must not interleave with another updating call, or an
         # update computed from a stale value would overwrite one (a lost update)
         with self.graph.lock:
-            values, owned = self._run(feeds)
-            results = [self._output(t, values, owned) for t in self._output_nodes]
-            for (var, _), new in zip(self.updates, self._update_nodes):
-                var.assign(values[new.id])
+            results, kept = runner(*feeds)
+            n_updates = len(self.updates)
+            for (var, _), new in zip(self.updates, kept[:n_updates]):
+                var.assign(new)
             # buffers handed to the caller (or their owners) must not become storage
             taken = {id(r) for r in results} | {id(r.base) for r in results}
-            for node in self._assigns:
-                value = values[node.id]
+            for node, value in zip(self._assigns, kept[n_updates:]):
                 # a fresh buffer of this call that no output or other variable holds
-                take = node.id in owned and node.id not in self._output_ids and \
+                take = node.id in self._owned and node.id not in self._output_ids and \
                     id(value) not in taken
                 taken.add(id(value))
                 node.inputs[0].assign(value, take=take)
         return results
 
-    def _output(self, t, values, owned) -> np.ndarray:
-        value = values[t.id]
-        if t.id not in owned or not value.flags.writeable:
-            value = np.array(value, dtype=t.dtype)  # never hand out views of stored data
-        return value
+    def _as_input_list(self, inputs) -> list:
+        if inputs is None:
+            return []
+        if isinstance(inputs, dict):
+            return [inputs[t] for t in self.inputs]
+        if isinstance(inputs, tuple):
+            return list(inputs)
+        return [inputs]
+
+    def _runner_for(self, feeds: list):
+        """The generated runner for these (checked) feeds' shapes, built once."""
+        key = tuple([a.shape for a in feeds])
+        runner = self._prepared.get(key)
+        if runner is not None:
+            return runner
+        fed = dict(zip([ph.id for ph in self.inputs], feeds))
+        shapes = self._concrete_shapes({**fed, **self._defaults})
+        runner = build_runner(self.plan, shapes, list(fed), {**self._constants,
+                              **self._defaults}, self._output_specs, self._kept_ids)
+        if len(self._prepared) < _SHAPE_CACHE_LIMIT:
+            self._prepared[key] = runner
+        if all(is_fully_known(ph.shape) for ph in self.inputs):
+            self._static_runner = runner  # the only shapes these feeds can have
+            if not self._kept_ids:
+                self._entry = build_entry(self._feed_specs, runner)
+        return runner
 
     def _concrete_shapes(self, feeds) -> dict:
         shapes = {}
@@ -164,44 +200,6 @@ class Function:
             else:
                 shapes[node.id] = _infer_concrete(node, shapes)
         return shapes
-
-    def _run(self, feeds) -> tuple:
-        """Run the steps; returns the values dict and the ids of values that live in
-        buffers of this call (the others are views of stored data)."""
-        key = tuple([a.shape for a in feeds.values()])
-        actions = self._prepared.get(key)
-        if actions is None:
-            actions = self._prepare(self._concrete_shapes(feeds))
-            if len(self._prepared) < _SHAPE_CACHE_LIMIT:
-                self._prepared[key] = actions
-        values = dict(feeds)
-        values.update(self._constants)
-        for action in actions:
-            action(values)
-        return values, self._owned
-
-    def _prepare(self, shapes) -> list:
-        """One closure per step, with concrete shapes, scalar arguments and the
-        values to free bound in: a call does no graph work and no shape rules."""
-        actions = []
-        for step in self.plan.steps:
-            node, kind = step.node, step.kind
-            dead = tuple(step.free_after)
-            if kind in ("placeholder", "constant"):
-                action = None
-            elif kind == "variable":
-                action = _read_variable(node)
-            elif kind == "fill":
-                action = _fill(node, shapes[node.id])
-            elif kind == "group":
-                action = _launch_group(step, shapes[node.id])
-            else:
-                action = _launch_op(node, shapes)
-            if action is not None:
-                actions.append(action)
-            if dead:
-                actions.append(_free(dead))
-        return actions
 
 
 def _owned_values(steps) -> frozenset:
@@ -219,81 +217,6 @@ def _owned_values(steps) -> frozenset:
     return frozenset(owned)
 
 
-def _read_variable(node):
-    node_id = node.id
-
-    def action(values):
-        values[node_id] = node.value
-    return action
-
-
-def _fill(node, shape):
-    node_id, value, dtype = node.id, node.attrs["value"], node.dtype
-    if value == 0 and not (isinstance(value, float) and np.signbit(value)):
-        def zeros(values):  # calloc'd: pages are zeroed lazily by the OS, not written here
-            values[node_id] = np.zeros(shape, dtype)
-        return zeros
-
-    def action(values):
-        values[node_id] = np.full(shape, value, dtype)
-    return action
-
-
-def _launch_group(step, shape):
-    node_id, name = step.node.id, step.node.op.name
-    sources = [s.id for s in step.array_inputs]
-    scalars = [_scalar_arg(s) for s in step.scalar_inputs]
-    kernel = step.kernel
-
-    def action(values):
-        values[node_id] = kernel(shape, [values[i] for i in sources], scalars)
-        LAUNCHES[name] += 1
-    return action
-
-
-def _launch_op(node, shapes):
-    node_id, op = node.id, node.op
-    name = op.name
-    if op.extra.get("stateful"):  # random draws: the evaluation counter goes up per call
-        def stateful(values):
-            values[node_id] = _run_op(node, values, shapes)
-            LAUNCHES[name] += 1
-        return stateful
-    # everything a call needs, bound once: data sources, shapes, the expected result
-    sources = [s.id if op.reads_data(i) else None for i, s in enumerate(node.inputs)]
-    in_shapes = [shapes[s.id] for s in node.inputs]
-    out_shape = tuple(shapes[node.id])
-    dtype, np_dtype = node.dtype, np.dtype(node.dtype)
-    kernel, attrs = op.kernel, node.attrs
-
-    def action(values):
-        args = [None if i is None else values[i] for i in sources]
-        try:
-            out = kernel(args, in_shapes, attrs, out_shape, dtype)
-        except (IndexError, ValueError) as exc:
-            raise ShapeError(f"{name} '{node.name}'{created_at(node)}: {exc}") from None
-        if out.shape != out_shape or out.dtype != np_dtype:
-            _check_result(node, out, out_shape)
-        values[node_id] = out
-        LAUNCHES[name] += 1
-    return action
-
-
-def _check_result(node, out, out_shape) -> None:
-    if out.shape != out_shape:
-        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: kernel produced "
-                         f"shape {out.shape}, expected {out_shape}")
-    raise DTypeError(f"{node.op.name} '{node.name}': kernel produced {out.dtype}, "
-                     f"expected {node.dtype}")
-
-
-def _free(dead):
-    def action(values):
-        for node_id in dead:
-            values.pop(node_id, None)
-    return action
-
-
 def _as_update_value(value, var):
     from ..ops import as_tensor, cast
 
@@ -305,13 +228,6 @@ def _as_update_value(value, var):
         raise ShapeError(f"update of variable '{var.name}' {shape_str(var.shape)} with a value "
                          f"of shape {shape_str(value.shape)}")
     return value
-
-
-def _scalar_arg(node):
-    dtype = compute_type(node.dtype)
-    if node.op.name == "fill":
-        return np.dtype(dtype).type(node.attrs["value"])
-    return np.dtype(dtype).type(node.value[()])
 
 
 def _infer_concrete(node, shapes):
@@ -327,25 +243,6 @@ def _infer_concrete(node, shapes):
                          f"{shape_str(shape)} does not match its static shape "
                          f"{shape_str(node.shape)}")
     return tuple(shape)
-
-
-def _run_op(node, values, shapes):
-    op = node.op
-    args = [values[s.id] if op.reads_data(i) else None for i, s in enumerate(node.inputs)]
-    in_shapes = [shapes[s.id] for s in node.inputs]
-    attrs = node.attrs
-    if op.extra.get("stateful"):
-        with node.graph.lock:
-            counter = node.graph.rng_counters.get(node.id, 0)
-            node.graph.rng_counters[node.id] = counter + 1
-        attrs = dict(attrs, counter=counter)
-    try:
-        out = op.kernel(args, in_shapes, attrs, shapes[node.id], node.dtype)
-    except (IndexError, ValueError) as exc:
-        raise ShapeError(f"{op.name} '{node.name}'{created_at(node)}: {exc}") from None
-    if out.shape != tuple(shapes[node.id]) or out.dtype != np.dtype(node.dtype):
-        _check_result(node, out, tuple(shapes[node.id]))
-    return out
 
 
 def function(inputs, outputs, updates=None, name: str | None = None, **kwargs) -> Function:

@@ -1,0 +1,196 @@
+"""Turn a plan and one set of concrete shapes into a plain Python function.
+
+A call of a compiled function should cost little more than its kernels. So, once
+per distinct set of fed shapes, the plan's steps become the lines of one generated
+function: every value is a local variable, every launcher is bound with its shapes,
+scalar arguments and dtype checks decided in advance, dead values are ``del``-ed
+after their last reader (the memory plan), and the result is returned directly.
+No dict of values, no per-step closure calls, no graph or shape work at call time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from ..errors import DTypeError, ShapeError, created_at
+from ..ops.elementwise import compute_type
+
+#: kernel launches per op name since import (for tests and profiling)
+LAUNCHES: Counter = Counter()
+
+
+def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_specs: list,
+                 kept_ids: list):
+    """Generate ``runner(*feeds) -> (outputs, kept)`` for these concrete ``shapes``.
+
+    Args:
+        plan: the compiled plan (steps in execution order, with their frees).
+        shapes: concrete shape of every node the plan needs.
+        feed_ids: ids of the placeholders, in the order the runner takes their values.
+        constants: constant node id -> value, and the defaults of unfed placeholders.
+        output_specs: ``(node id, how, dtype)`` per output; ``how`` is 'fresh' (a
+            buffer of the call: handed out as it is), 'owned' (copied if read-only)
+            or 'copy' (a view of stored data: always copied).
+        kept_ids: ids of further values the caller needs (update values, assigns).
+    """
+    namespace: dict = {"L": LAUNCHES, "copy_out": _copy_out, "empty": np.empty,
+                       "unless_writeable": _unless_writeable}
+    lines = [f"def runner({', '.join(f'v{i}' for i in feed_ids)}):"]
+    fed = set(feed_ids)
+    for node_id, value in constants.items():
+        namespace[f"c{node_id}"] = value
+    for step in plan.steps:
+        node, kind = step.node, step.kind
+        target = f"v{node.id}"
+        if kind == "placeholder" and node.id in fed:
+            pass
+        elif kind in ("placeholder", "constant"):  # an unfed placeholder: its default
+            lines.append(f"    {target} = c{node.id}")
+        elif kind == "variable":
+            namespace[f"n{node.id}"] = node
+            lines.append(f"    {target} = n{node.id}.value")
+        elif kind == "fill":
+            namespace[f"k{node.id}"] = _fill(node, shapes[node.id])
+            lines.append(f"    {target} = k{node.id}()")
+        elif kind == "group":
+            lines += _group_lines(step, shapes, namespace)
+            lines.append(f"    L[{node.op.name!r}] += 1")
+        else:
+            namespace[f"k{node.id}"] = _op_launcher(node, shapes)
+            args = ", ".join(f"v{s.id}" if node.op.reads_data(i) else "None"
+                             for i, s in enumerate(node.inputs))
+            lines.append(f"    {target} = k{node.id}({args})")
+            lines.append(f"    L[{node.op.name!r}] += 1")
+        if step.free_after:
+            lines.append("    del " + ", ".join(f"v{i}" for i in step.free_after))
+    outputs = []
+    for node_id, how, dtype in output_specs:
+        if how == "fresh":
+            outputs.append(f"v{node_id}")
+        else:
+            namespace[f"d{node_id}"] = dtype
+            outputs.append(f"{'copy_out' if how == 'copy' else 'unless_writeable'}"
+                           f"(v{node_id}, d{node_id})")
+    kept = "".join(f"v{i}, " for i in kept_ids)
+    lines.append(f"    return [{', '.join(outputs)}], ({kept})")
+    exec(compile("\n".join(lines) + "\n", "<symgraph runner>", "exec"), namespace)
+    return namespace["runner"]
+
+
+def build_entry(feed_specs: list, runner):
+    """``entry(inputs) -> outputs``, or None when ``inputs`` is not a list of arrays
+    with exactly the placeholders' (fully known) shapes, dtypes and C layout: then
+    the caller's general path converts or explains. The checks are unrolled into
+    straight-line code with the expected values bound as globals."""
+    namespace = {"runner": runner, "ndarray": np.ndarray}
+    names = [f"x{j}" for j in range(len(feed_specs))]
+    checks = []
+    for j, (_, dtype, shape) in enumerate(feed_specs):
+        namespace[f"D{j}"], namespace[f"S{j}"] = dtype, tuple(shape)
+        checks.append(f"type(x{j}) is ndarray and x{j}.dtype is D{j} and x{j}.shape == S{j}"
+                      f" and x{j}.flags.c_contiguous")
+    unpack = f"        {', '.join(names)}{',' if len(names) == 1 else ''} = inputs\n" \
+        if names else ""
+    source = (f"def entry(inputs):\n"
+              f"    if type(inputs) is list and len(inputs) == {len(names)}:\n"
+              f"{unpack}"
+              f"        if {' and '.join(checks) or 'True'}:\n"
+              f"            return runner({', '.join(names)})[0]\n"
+              f"    return None\n")
+    exec(compile(source, "<symgraph entry>", "exec"), namespace)
+    return namespace["entry"]
+
+
+def _copy_out(value: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Never hand out views of stored data (variables, constants, feeds)."""
+    return np.array(value, dtype=dtype)
+
+
+def _unless_writeable(value: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    return value if value.flags.writeable else np.array(value, dtype=dtype)
+
+
+def _fill(node, shape):
+    value, dtype = node.attrs["value"], np.dtype(node.dtype)
+    if value == 0 and not (isinstance(value, float) and np.signbit(value)):
+        # calloc'd: pages are zeroed lazily by the OS, not written here
+        return lambda: np.zeros(shape, dtype)
+    return lambda: np.full(shape, value, dtype)
+
+
+def _scalar_arg(node):
+    dtype = compute_type(node.dtype)
+    if node.op.name == "fill":
+        return np.dtype(dtype).type(node.attrs["value"])
+    return np.dtype(dtype).type(node.value[()])
+
+
+def _group_lines(step, shapes, namespace) -> list:
+    """Source lines computing a fused group. Small groups whose inputs all have the
+    output's shape call the serial flat kernel inline (the common case of small
+    calls); the rest go through the kernel object, which picks its loop."""
+    node_id = step.node.id
+    kernel = step.kernel
+    shape = tuple(shapes[node_id])
+    scalars = [_scalar_arg(s) for s in step.scalar_inputs]
+    namespace[f"g{node_id}"] = lambda *arrays: kernel(shape, list(arrays), scalars)
+    arrays = [f"v{s.id}" for s in step.array_inputs]
+    general = f"g{node_id}({', '.join(arrays)})"
+    flat = getattr(kernel, "serial_flat", lambda *a: None)(
+        shape, [shapes[s.id] for s in step.array_inputs])
+    if flat is None:
+        return [f"    v{node_id} = {general}"]
+    for j, value in enumerate(scalars):
+        namespace[f"s{node_id}_{j}"] = value
+    namespace[f"f{node_id}"] = flat
+    namespace[f"t{node_id}"] = np.dtype(kernel.spec.out_dtype)
+    # 0-d and 1-d values go in as they are; others are flattened (a copy if strided)
+    flatten = "" if len(shape) <= 1 else ".reshape(-1)"
+    size = () if not shape else int(np.prod(shape, dtype=np.int64))
+    args = ", ".join([f"o{node_id}", *[f"{a}{flatten}" for a in arrays],
+                      *[f"s{node_id}_{j}" for j in range(len(scalars))]])
+    return [f"    o{node_id} = empty({size!r}, t{node_id})",
+            "    try:",
+            f"        f{node_id}({args})",
+            f"        v{node_id} = o{node_id}{'' if len(shape) <= 1 else f'.reshape({shape!r})'}",
+            "    except TypeError:  # an input of another dtype or layout: the general path",
+            f"        v{node_id} = {general}",
+            f"    del o{node_id}"]
+
+
+def _op_launcher(node, shapes):
+    """``launch(*args)`` of a kernel op: its result is checked against the shape and
+    dtype the plan derived, and kernel errors name the node and the user's line."""
+    op = node.op
+    name = op.name
+    in_shapes = [shapes[s.id] for s in node.inputs]
+    out_shape = tuple(shapes[node.id])
+    dtype, np_dtype = node.dtype, np.dtype(node.dtype)
+    kernel, attrs = op.kernel, node.attrs
+    stateful = bool(op.extra.get("stateful"))
+
+    def launch(*args):
+        call_attrs = attrs
+        if stateful:  # random draws: the evaluation counter goes up per call
+            with node.graph.lock:
+                counter = node.graph.rng_counters.get(node.id, 0)
+                node.graph.rng_counters[node.id] = counter + 1
+            call_attrs = dict(attrs, counter=counter)
+        try:
+            out = kernel(list(args), in_shapes, call_attrs, out_shape, dtype)
+        except (IndexError, ValueError) as exc:
+            raise ShapeError(f"{name} '{node.name}'{created_at(node)}: {exc}") from None
+        if out.shape != out_shape or out.dtype != np_dtype:
+            _check_result(node, out, out_shape)
+        return out
+    return launch
+
+
+def _check_result(node, out, out_shape) -> None:
+    if out.shape != out_shape:
+        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: kernel produced "
+                         f"shape {out.shape}, expected {out_shape}")
+    raise DTypeError(f"{node.op.name} '{node.name}': kernel produced {out.dtype}, "
+                     f"expected {node.dtype}")
