@@ -70,3 +70,27 @@ def test_k_shape_reads_no_data():
     np.testing.assert_array_equal(s, [3, 5])
     assert s.dtype == np.int32
     assert (LAUNCHES - before) == {"shape": 1}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "bool"])
+def test_large_zero_outputs_are_mapped_lazily_and_are_ordinary_arrays(dtype):
+    """Zero fills over LAZY_ZEROS_MIN bytes come from an anonymous mapping: still a
+    writable, correctly typed array of zeros, independent between calls."""
+    from symgraph.runtime.runner import LAZY_ZEROS_MIN
+
+    n = LAZY_ZEROS_MIN // np.dtype(dtype).itemsize + 3
+    x = K.placeholder((None,), dtype=dtype)
+    f = K.function([x], [K.zeros_like(x), K.zeros_like(x[:2])])
+    feed = np.ones(n, dtype)
+    big, small = f([feed])
+    again, _ = f([feed])
+    assert big.shape == (n,) and big.dtype == np.dtype(dtype) and small.shape == (2,)
+    assert not big.any() and big.flags.writeable and big.flags.c_contiguous
+    big[:5] = 1
+    assert not again.any()  # each call gets its own buffer
+    np.testing.assert_array_equal(big[:5], np.ones(5, dtype))
+
+
+def test_negative_zero_fill_keeps_its_sign():
+    got = K.eval(-K.zeros_like(K.constant(np.ones(3))))
+    assert np.signbit(got).all()

@@ -10,6 +10,7 @@ No dict of values, no per-step closure calls, no graph or shape work at call tim
 
 from __future__ import annotations
 
+import mmap
 from collections import Counter
 
 import numpy as np
@@ -112,10 +113,27 @@ def _unless_writeable(value: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return value if value.flags.writeable else np.array(value, dtype=dtype)
 
 
+#: zero fills of at least this many bytes are mapped, not allocated (see lazy_zeros)
+LAZY_ZEROS_MIN = 1 << 22
+
+
+def lazy_zeros(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """A writable zero array whose pages the OS zeroes on first touch.
+
+    ``np.zeros`` is calloc, which is lazy only while glibc serves the size with a
+    fresh mmap; after one such block is freed glibc raises its mmap threshold and the
+    next calloc of that size memsets a heap block (16 MB: ~0.3 ms, every call). An
+    anonymous mapping is always lazily zeroed and goes back to the OS when the array
+    is collected."""
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    return np.frombuffer(mmap.mmap(-1, nbytes), dtype).reshape(shape)
+
+
 def _fill(node, shape):
     value, dtype = node.attrs["value"], np.dtype(node.dtype)
     if value == 0 and not (isinstance(value, float) and np.signbit(value)):
-        # calloc'd: pages are zeroed lazily by the OS, not written here
+        if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize >= LAZY_ZEROS_MIN:
+            return lambda: lazy_zeros(shape, dtype)
         return lambda: np.zeros(shape, dtype)
     return lambda: np.full(shape, value, dtype)
 
