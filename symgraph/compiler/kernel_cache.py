@@ -28,7 +28,8 @@ import warnings
 from .. import __version__
 
 _lock = threading.Lock()
-_memory: dict[str, types.ModuleType] = {}
+_memory: dict[str, types.ModuleType] = {}  # digest -> module
+_by_source: dict[str, types.ModuleType] = {}  # the per-call fast path of load()
 _disk_state: dict[str, object] = {"dir": None, "checked": False, "usable": False}
 STATS = {"kernels_loaded": 0, "memory_hits": 0}
 
@@ -90,18 +91,23 @@ def reset() -> None:
     """Forget the in-memory kernels and re-check the cache directory (for tests)."""
     with _lock:
         _memory.clear()
+        _by_source.clear()
         _disk_state.update(dir=None, checked=False, usable=False)
 
 
 def load(source: str) -> types.ModuleType:
     """Return the module compiled from ``source`` (kernels inside it are lazily
     compiled by numba on first call, or loaded from numba's disk cache)."""
+    module = _by_source.get(source)  # str hashes are cached: O(1) for a kept source
+    if module is not None:
+        return module
     full = _versions_header() + source
     digest = hashlib.sha256(full.encode()).hexdigest()[:32]
     with _lock:
         module = _memory.get(digest)
         if module is not None:
             STATS["memory_hits"] += 1
+            _by_source[source] = module
             return module
         directory = _usable_dir()
         module = None
@@ -115,6 +121,7 @@ def load(source: str) -> types.ModuleType:
         if module is None:
             module = _load_in_memory(digest, full)
         _memory[digest] = module
+        _by_source[source] = module
         STATS["kernels_loaded"] += 1
         return module
 
