@@ -1,6 +1,6 @@
 """Compile outputs into a :class:`Plan`: prune, sort, fuse, generate kernels, and
 decide when each intermediate value can be freed. Everything graph-shaped happens
-here, once; running a plan touches no networkx and no graph analysis."""
+here, once; running a plan does no graph analysis."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from ..core.shapes import is_fully_known
 from ..core.tensor import Placeholder, Variable
+from ..errors import GraphError
 from ..ops.registry import ELEMENTWISE, LEAF
 from .codegen import CompiledGroup, build_group_spec
 from .fuse import fuse_with_reductions, is_scalar_source
@@ -53,20 +54,17 @@ def compile_plan(outputs, fuse_elementwise: bool = True, passes=DEFAULT_PASSES) 
     """Build the execution plan of ``outputs`` (a list of tensors), after running the
     graph ``passes`` (see ``compiler.passes``). ``Plan.outputs`` are the rewritten
     outputs, in the same order."""
-    import networkx as nx  # imported on first compile: keeps `import symgraph` light
-
     outputs = run_passes(list(outputs), passes)
 
     value_nodes, shape_nodes = prune(outputs)
     needed = {**shape_nodes, **value_nodes}
-    g = nx.DiGraph()
-    g.add_nodes_from(needed)
-    for node in needed.values():
-        for src in node.inputs:
-            if src.id in needed:
-                g.add_edge(src.id, node.id)
-    order_ids = list(nx.lexicographical_topological_sort(g))
-    order = [needed[i] for i in order_ids]
+    # A node's inputs exist before it, so ids (creation order) are a topological order,
+    # and ascending ids is the lexicographically smallest one: what networkx's
+    # lexicographical_topological_sort returns, without importing networkx (~140 ms)
+    # on the compile path.
+    order = [needed[i] for i in sorted(needed)]
+    if any(s.id >= n.id for n in order for s in n.inputs):  # an invariant of Graph.make
+        raise GraphError("internal error: a node was created before one of its inputs")
     value_order = [n for n in order if n.id in value_nodes]
     output_ids = {t.id for t in outputs}
     group_of, absorbed = fuse_with_reductions(value_order, value_nodes, output_ids,

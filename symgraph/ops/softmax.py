@@ -26,7 +26,7 @@ from .registry import KERNEL, Op, define_grad, register
 LANES = 16  #: partial maxima / sums per row (one AVX-512 float32 register)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _source(dtype: str, parallel: bool) -> str:
     """``softmax_rows(out, x)`` over the rows of 2-D C-contiguous ``x``."""
     t = f"np.{dtype}"
