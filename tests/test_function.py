@@ -199,6 +199,27 @@ def test_small_groups_read_strided_and_broadcast_inputs():
     np.testing.assert_allclose(got[2], np.exp(yv[:, 1]), rtol=1e-6)
 
 
+def test_bound_launchers_handle_broadcasts_views_and_run_time_sizes():
+    """Runners bind each fused loop to its shapes once (flat, n-d with broadcast
+    patterns, fused reductions); inputs that are views take 'A'-layout loops."""
+    x = K.placeholder((None, 5))
+    b = K.variable(np.linspace(-1, 1, 5))
+    w = K.constant(np.arange(15, dtype=np.float32).reshape(3, 5))
+    outs = [K.relu(x + b), K.transpose(x) * 2.0 + 1.0, K.mean(K.square(x - b), axis=0),
+            K.sum(K.exp(x[:, ::2]), axis=1), K.cast(K.shape(x)[0], "float32") * x,
+            K.dot(x, K.transpose(w)) + K.sum(w, axis=1)]
+    f = K.function([x], outs)
+    bv, wv = K.get_value(b), np.arange(15, dtype=np.float32).reshape(3, 5)
+    for n in (4, 1, 7, 4):
+        xv = np.random.default_rng(n).normal(size=(n, 5)).astype(np.float32)
+        got = f([xv])
+        expected = [np.maximum(xv + bv, 0), xv.T * 2 + 1, ((xv - bv) ** 2).mean(0),
+                    np.exp(xv[:, ::2]).sum(1), n * xv, xv @ wv.T + wv.sum(1)]
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+            assert g.dtype == np.float32
+
+
 def test_zero_dim_and_scalar_calls():
     a, b = K.placeholder(()), K.placeholder(())
     f = K.function([a, b], [a + b, a * b - 1.0])

@@ -10,6 +10,7 @@ the source, so graphs that differ only in constants share one compiled kernel.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -256,6 +257,24 @@ def input_patterns(arrays, shape, static=None) -> tuple:
                  for a, st in zip(arrays, static))
 
 
+@functools.cache
+def dtype_name(dtype: np.dtype) -> str:
+    """``dtype.name``, memoized (NumPy computes the property in Python each time)."""
+    return dtype.name
+
+
+def patterns_for_shapes(in_shapes, out_shape: tuple, static=None, layouts=None) -> tuple:
+    """:func:`input_patterns` of inputs of ``in_shapes`` padded to the output's rank,
+    with the given ``layouts`` ('C' by default; 'A' for inputs that may be strided
+    views): what a launcher bound to concrete shapes assumes."""
+    ndim = len(out_shape)
+    padded = [(1,) * (ndim - len(s)) + tuple(s) for s in in_shapes]
+    static = static or ((False,) * ndim,) * len(padded)
+    layouts = layouts or ("C",) * len(padded)
+    return tuple((lay, tuple(p[d] == 1 and (out_shape[d] != 1 or st[d]) for d in range(ndim)))
+                 for p, st, lay in zip(padded, static, layouts))
+
+
 def as_kernel_input(a: np.ndarray) -> np.ndarray:
     """An array numba kernels can read: float16 widened to float32, native byte order.
     (Writable and read-only arrays both match the read-only signatures.)"""
@@ -309,6 +328,33 @@ class CompiledGroup:
         if self._serial_flat is None:
             self._serial_flat = self.module(("flat", False)).flat
         return self._serial_flat
+
+    def bind_nd(self, out_shape: tuple, in_shapes, scalars, layouts=None):
+        """``run(*arrays) -> out`` calling the serial n-d loop chosen for these shapes
+        (broadcast inputs, e.g. a bias), or None where the general path must decide
+        (large outputs: the parallel twin; dtype conversions). Inputs are reshaped to
+        the output's rank; ``layouts`` marks inputs that may be strided views ('A');
+        an input that is not C-contiguous where 'C' was assumed, or not of the
+        kernel's dtype, matches no signature (TypeError) and takes the general path."""
+        out_shape = tuple(out_shape)
+        ndim = len(out_shape)
+        size = int(np.prod(out_shape, dtype=np.int64))
+        if not (self._fast_ok and size < PARALLEL_MIN and self._compute == self.spec.out_dtype):
+            return None
+        pads = [(1,) * (ndim - len(s)) + tuple(s) for s in in_shapes]
+        patterns = patterns_for_shapes(in_shapes, out_shape, self._static.get(ndim), layouts)
+        nd = self.module(("nd", ndim, patterns, False)).nd
+        dtype = np.dtype(self._compute)
+        general = self.__call__
+
+        def run(*arrays):
+            out = np.empty(out_shape, dtype)
+            try:
+                nd(out, *[a.reshape(p) for a, p in zip(arrays, pads)], *scalars)
+            except TypeError:
+                return general(out_shape, list(arrays), scalars)
+            return out
+        return run
 
     def __call__(self, out_shape, arrays, scalars) -> np.ndarray:
         out_dtype = self.spec.out_dtype

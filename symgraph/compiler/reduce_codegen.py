@@ -26,6 +26,8 @@ compiles a reduction whose input is an elementwise body computed in the same loo
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..core import dtypes
@@ -36,10 +38,12 @@ from .codegen import (
     PARALLEL_MIN,
     array_type,
     as_kernel_input,
+    dtype_name,
     input_patterns,
     launch,
     numba_type,
     parallel_decorator,
+    patterns_for_shapes,
     signed_decorator,
     static_broadcast,
     threads_for,
@@ -234,6 +238,7 @@ def _outer_source(kind: str, in_dtype: str, acc: str, parallel: bool) -> list[st
         "            i += 1\n\n\n"]
 
 
+@functools.cache  # pure: the same string object comes back, so load() finds it by hash
 def reduction_source(kind: str, in_dtype: str, acc: str, parallel: bool,
                      which: str = "inner") -> str:
     """Source of the ``inner`` (with ``run``) or the ``outer`` kernel of one (kind, input
@@ -263,64 +268,96 @@ def _canonical(x: np.ndarray, axes: tuple):
     """``(y, groups, kept)``: ``y`` C-contiguous holding ``x``'s data, its dims
     ``groups`` (size, reduced) alternating between kept and reduced, and the original
     kept dims in ``y``'s order."""
+    if x.flags.c_contiguous:  # the common case: everything follows from the shape
+        dims, groups, kept = _contiguous_layout(x.shape, axes)
+        return x.reshape([x.shape[d] for d in dims]), [list(g) for g in groups], list(kept)
     dims = [d for d in range(x.ndim) if x.shape[d] != 1]
-    if not x.flags.c_contiguous:
-        dims.sort(key=lambda d: -abs(x.strides[d]))  # stable: ties keep their order
+    dims.sort(key=lambda d: -abs(x.strides[d]))  # stable: ties keep their order
     y = x.transpose(dims + [d for d in range(x.ndim) if d not in dims])
     y = np.ascontiguousarray(y).reshape([x.shape[d] for d in dims])
+    return (y, [list(g) for g in _groups(x.shape, dims, axes)],
+            [d for d in dims if d not in axes])
+
+
+def _groups(shape: tuple, dims, axes: tuple) -> tuple:
     groups: list[list] = []
     for d in dims:
         red = d in axes
         if groups and groups[-1][1] == red:
-            groups[-1][0] *= x.shape[d]
+            groups[-1][0] *= shape[d]
         else:
-            groups.append([x.shape[d], red])
-    return y, groups, [d for d in dims if d not in axes]
+            groups.append([shape[d], red])
+    return tuple(tuple(g) for g in groups)
+
+
+@functools.lru_cache(maxsize=4096)
+def _contiguous_layout(shape: tuple, axes: tuple) -> tuple:
+    dims = tuple(d for d in range(len(shape)) if shape[d] != 1)
+    return dims, _groups(shape, dims, axes), tuple(d for d in dims if d not in axes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stages(kind: str, groups: tuple, in_dtype: str, acc: str, n_threads: int,
+            parallel_min: int) -> tuple:
+    """The kernel launches reducing data laid out as ``groups``: a function of shapes
+    only, so planned once per shape. Each stage reduces the last reduced group, either
+    the contiguous tail ('inner': rows of length r) or into the kept rows after it
+    ('outer')."""
+    stages = []
+    groups = [list(g) for g in groups]
+    while any(red for _, red in groups):
+        sizes = [g[0] for g in groups]
+        if groups[-1][1]:
+            m, r = int(np.prod(sizes[:-1], dtype=np.int64)), sizes[-1]
+            t = n_threads if m * r >= parallel_min else 1
+            stages.append(("inner", in_dtype, t, (m, r), tuple(sizes[:-1])))
+            groups.pop()
+        else:
+            k = max(i for i, g in enumerate(groups) if g[1])
+            a = int(np.prod(sizes[:k], dtype=np.int64))
+            r, b = sizes[k], int(np.prod(sizes[k + 1:], dtype=np.int64))
+            t = n_threads if a * r * b >= parallel_min else 1
+            nb = 1 if t == 1 or a >= t else min(t, max(1, b // 256))
+            groups = groups[:k] + [[b, False]]
+            if k > 0:  # merge with the kept group before it
+                groups[k - 1][0] *= b
+                groups.pop()
+            stages.append(("outer", in_dtype, t, (a, r, b, nb), tuple(g[0] for g in groups)))
+        in_dtype = acc
+    return tuple(stages)
 
 
 def _reduce_nonempty(kind: str, x: np.ndarray, axes: tuple, acc: str) -> np.ndarray:
     """The reduction of a non-empty ``x``: kept dims only (original order), ``acc`` dtype."""
     y, groups, kept = _canonical(x, axes)
-    n_threads = threads_for(x.size)
-    in_dtype = y.dtype.name
-    while any(red for _, red in groups):
-        sizes = [g[0] for g in groups]
-        if groups[-1][1]:  # reduce the contiguous last group
-            m, r = int(np.prod(sizes[:-1], dtype=np.int64)), sizes[-1]
-            keys = _uses_keys(kind, acc)
+    stages = _stages(kind, tuple(tuple(g) for g in groups), dtype_name(y.dtype), acc,
+                     threads_for(x.size), PARALLEL_MIN)
+    keys = _uses_keys(kind, acc)
+    for which, in_dtype, t, sizes, shape_after in stages:
+        if which == "inner":
+            m, r = sizes
             store = _key_dtype(acc) if keys else acc
-            src = y.reshape(m, r).view(_key_dtype(acc)) if keys else y.reshape(m, r)
-            nch = (r + CHUNK - 1) // CHUNK
+            src = y.reshape(m, r).view(store) if keys else y.reshape(m, r)
             out = np.empty(m, dtype=store)
-            part = np.empty((m, nch), dtype=store)
-            t = n_threads if m * r >= PARALLEL_MIN else 1
+            part = np.empty((m, (r + CHUNK - 1) // CHUNK), dtype=store)
             launch(t, lambda d=in_dtype: _module(kind, d, acc, False).inner,
                    lambda d=in_dtype: _module(kind, d, acc, True).inner, out, part, src, CHUNK)
-            y = (_decode_keys(out, acc) if keys else out).reshape(sizes[:-1])
-            groups.pop()
-        else:  # reduce the last reduced group into rows of the kept group after it
-            k = max(i for i, g in enumerate(groups) if g[1])
-            a = int(np.prod(sizes[:k], dtype=np.int64))
-            r, b = sizes[k], int(np.prod(sizes[k + 1:], dtype=np.int64))
+            y = (_decode_keys(out, acc) if keys else out).reshape(shape_after)
+        else:
+            a, r, b, nb = sizes
             out = np.empty((a, b), dtype=acc)
-            t = n_threads if a * r * b >= PARALLEL_MIN else 1
-            nb = 1 if t == 1 or a >= t else min(t, max(1, b // 256))
             launch(t, lambda d=in_dtype: _module(kind, d, acc, False, "outer").outer,
                    lambda d=in_dtype: _module(kind, d, acc, True, "outer").outer,
-                   out, y.reshape(a, r, b),
-                   nb)
-            y = out.reshape(sizes[:k] + [b])
-            groups = groups[:k] + [[b, False]]
-            if k > 0:  # merge with the kept group before it
-                groups[k - 1][0] *= b
-                groups.pop()
-                y = y.reshape([g[0] for g in groups])
-        in_dtype = y.dtype.name
+                   out, y.reshape(a, r, b), nb)
+            y = out.reshape(shape_after)
     y = y.reshape([x.shape[d] for d in kept])
+    if all(kept[i] < kept[i + 1] for i in range(len(kept) - 1)):
+        return y
     order = sorted(range(len(kept)), key=lambda i: kept[i])
     return y.transpose(order)
 
 
+@functools.cache
 def _generic_source(kind: str, ndim: int, axes: tuple, acc: str, in_dtype: str) -> str:
     """Arg-reductions: one loop nest in memory order keeping the best value and index."""
     index = ", ".join(f"i{d}" for d in range(ndim)) if ndim else "()"
@@ -353,13 +390,14 @@ def finish_mean(result: np.ndarray, count: int, acc: str) -> np.ndarray:
 def run_reduction(kind: str, x: np.ndarray, axes: tuple, keepdims: bool,
                   out_dtype: str) -> np.ndarray:
     """Reduce ``x`` over ``axes`` with generated numba kernels."""
-    in_dtype = x.dtype.name
+    in_dtype = dtype_name(x.dtype)
     x = as_kernel_input(x)
     acc = _acc_dtype(kind, in_dtype)
     axes = tuple(sorted(axes))
     kshape = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
     if kind in ("argmax", "argmin"):
-        module = kernel_cache.load(_generic_source(kind, x.ndim, axes, acc, x.dtype.name))
+        module = kernel_cache.load(_generic_source(kind, x.ndim, axes, acc,
+                                                     dtype_name(x.dtype)))
         best = np.full(kshape, _initial(kind, acc, in_dtype), dtype=acc)
         result = np.zeros(kshape, dtype=np.int64)
         module.reduce(best, result, x)
@@ -455,6 +493,44 @@ class CompiledReduceGroup:
             found = self._modules[key] = kernel_cache.load(fused_reduction_source(
                 self.spec, self.kind, self.ndim, self.axes, patterns, parallel))
         return found
+
+    def bind_nd(self, out_shape: tuple, in_shapes, scalars, layouts=None):
+        """``run(*arrays) -> out`` for these concrete shapes with every shape decision
+        made once (see ``CompiledGroup.bind_nd``); None for large domains (parallel
+        twin) or inputs needing conversion."""
+        ndim, axes = self.ndim, self.axes
+        if "float16" in self.spec.array_dtypes or any(len(s) > ndim for s in in_shapes):
+            return None
+        if self.keepdims:
+            kept = tuple(out_shape)
+        else:
+            it = iter(out_shape)
+            kept = tuple(1 if d in axes else next(it) for d in range(ndim))
+        pads = [(1,) * (ndim - len(s)) + tuple(s) for s in in_shapes]
+        try:
+            domain = np.broadcast_shapes(*pads, kept)
+        except ValueError:
+            return None
+        if int(np.prod(domain, dtype=np.int64)) >= PARALLEL_MIN:
+            return None
+        kshape = tuple(1 if d in axes else n for d, n in enumerate(domain))
+        init = np.dtype(self.acc).type(_initial(self.kind, self.acc, self.spec.out_dtype))
+        patterns = patterns_for_shapes(in_shapes, domain, self._static, layouts)
+        freduce = self._module(patterns, False).freduce
+        count = int(np.prod([domain[a] for a in axes], dtype=np.int64))
+        out_shape, out_dtype, acc, mean = tuple(out_shape), self.out_dtype, self.acc, \
+            self.kind == "mean"
+        general = self.__call__
+
+        def run(*arrays):
+            out = np.full(kshape, init)
+            try:
+                freduce(out, *[a.reshape(p) for a, p in zip(arrays, pads)], *scalars, *domain)
+            except TypeError:
+                return general(out_shape, list(arrays), scalars)
+            result = finish_mean(out, count, acc) if mean else out
+            return result.reshape(out_shape).astype(out_dtype, copy=False)
+        return run
 
     def __call__(self, out_shape, arrays, scalars) -> np.ndarray:
         ndim, axes = self.ndim, self.axes

@@ -40,6 +40,10 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
                        "unless_writeable": _unless_writeable}
     lines = [f"def runner({', '.join(f'v{i}' for i in feed_ids)}):"]
     fed = set(feed_ids)
+    # values that may be strided views (outputs of view ops, e.g. a broadcast or a
+    # transpose); everything else is a C-contiguous array: checked feeds, variables,
+    # constants, fills, and the buffers kernels allocate
+    maybe_strided = {s.node.id for s in plan.steps if s.kind == "op" and s.node.op.kind == "view"}
     for node_id, value in constants.items():
         namespace[f"c{node_id}"] = value
     for step in plan.steps:
@@ -56,7 +60,7 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
             namespace[f"k{node.id}"] = _fill(node, shapes[node.id])
             lines.append(f"    {target} = k{node.id}()")
         elif kind == "group":
-            lines += _group_lines(step, shapes, namespace)
+            lines += _group_lines(step, shapes, namespace, maybe_strided)
             lines.append(f"    L[{node.op.name!r}] += 1")
         else:
             namespace[f"k{node.id}"] = _op_launcher(node, shapes)
@@ -145,7 +149,7 @@ def _scalar_arg(node):
     return np.dtype(dtype).type(node.value[()])
 
 
-def _group_lines(step, shapes, namespace) -> list:
+def _group_lines(step, shapes, namespace, maybe_strided) -> list:
     """Source lines computing a fused group. Small groups whose inputs all have the
     output's shape call the serial flat kernel inline (the common case of small
     calls); the rest go through the kernel object, which picks its loop."""
@@ -156,9 +160,16 @@ def _group_lines(step, shapes, namespace) -> list:
     namespace[f"g{node_id}"] = lambda *arrays: kernel(shape, list(arrays), scalars)
     arrays = [f"v{s.id}" for s in step.array_inputs]
     general = f"g{node_id}({', '.join(arrays)})"
-    flat = getattr(kernel, "serial_flat", lambda *a: None)(
-        shape, [shapes[s.id] for s in step.array_inputs])
+    in_shapes = [shapes[s.id] for s in step.array_inputs]
+    layouts = ["A" if s.id in maybe_strided else "C" for s in step.array_inputs]
+    flat = None
+    if "A" not in layouts:
+        flat = getattr(kernel, "serial_flat", lambda *a: None)(shape, in_shapes)
     if flat is None:
+        bound = getattr(kernel, "bind_nd", lambda *a: None)(shape, in_shapes, scalars,
+                                                           layouts)
+        if bound is not None:
+            namespace[f"g{node_id}"] = bound
         return [f"    v{node_id} = {general}"]
     for j, value in enumerate(scalars):
         namespace[f"s{node_id}_{j}"] = value
@@ -200,6 +211,8 @@ def _op_launcher(node, shapes):
             out = kernel(list(args), in_shapes, call_attrs, out_shape, dtype)
         except (IndexError, ValueError) as exc:
             raise ShapeError(f"{name} '{node.name}'{created_at(node)}: {exc}") from None
+        if type(out) is not np.ndarray:  # a NumPy scalar (indexing): kernels take arrays
+            out = np.asarray(out)
         if out.shape != out_shape or out.dtype != np_dtype:
             _check_result(node, out, out_shape)
         return out
