@@ -15,12 +15,25 @@ from .core.shapes import shape_str
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+# filename -> whether frames of that file are symgraph's own (or frozen importlib's).
+# Every node records the user's line, so the walk runs once per op built: a dict hit on
+# the (hash-cached) filename string is cheaper than two ``startswith`` per frame.
+_INTERNAL_FILES: dict[str, bool] = {}
+
+
 def user_frame() -> tuple[str, int] | None:
     """Return ``(filename, lineno)`` of the innermost frame outside symgraph."""
     frame = sys._getframe(1)
+    internal = _INTERNAL_FILES
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(_PACKAGE_DIR) and not filename.startswith("<frozen"):
+        inside = internal.get(filename)
+        if inside is None:
+            inside = filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen")
+            if len(internal) > 4096:  # generated code with unique names: stay bounded
+                internal.clear()
+            internal[filename] = inside
+        if not inside:
             return filename, frame.f_lineno
         frame = frame.f_back
     return None

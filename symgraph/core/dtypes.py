@@ -54,11 +54,19 @@ def is_bool(dtype: str) -> bool:
 
 def kind_rank(dtype: str) -> int:
     """0 for bool, 1 for integers, 2 for floats."""
-    return 0 if is_bool(dtype) else (1 if is_int(dtype) else 2)
+    rank = _KIND_RANK.get(dtype)  # a table: asked several times per op built
+    if rank is None:
+        rank = 0 if is_bool(dtype) else (1 if is_int(dtype) else 2)
+    return rank
+
+
+_KIND_RANK = {d: (0 if is_bool(d) else (1 if is_int(d) else 2)) for d in SUPPORTED}
 
 
 def result_type(*dtypes: str) -> str:
     """NumPy promotion of tensor dtypes (strings)."""
+    if len(dtypes) <= 2 and dtypes and dtypes[0] == dtypes[-1] and dtypes[0] in _CANONICAL:
+        return dtypes[0]  # one dtype, or two equal ones, promote to themselves
     return _result_type(dtypes)
 
 

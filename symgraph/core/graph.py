@@ -7,8 +7,37 @@ import contextlib
 import hashlib
 import threading
 from collections.abc import Iterable, Iterator
+from operator import attrgetter
 
+from .. import config
 from ..errors import DTypeError, GraphError, ShapeError, SymgraphError, op_error, user_frame
+
+_ids = attrgetter("id")
+_shapes = attrgetter("shape")
+_dtypes = attrgetter("dtype")
+_Tensor = None  # core.tensor.Tensor, bound on first use (graph.py is imported before it)
+
+
+def _tensor_class():
+    global _Tensor
+    from .tensor import Tensor
+
+    _Tensor = Tensor
+    return Tensor
+
+
+# Ops whose shape/dtype rule depends on nothing but the inputs' shapes and dtypes, the
+# attrs and floatx: their rule runs once per distinct case, and later nodes of the same
+# case (every step of a long elementwise chain) take the remembered (shape, dtype).
+_PURE_INFER_OPS: set = set()
+_INFER_MEMO: dict[tuple, tuple] = {}
+_INFER_MEMO_MAX = 1 << 16
+
+
+def memoize_infer(*ops) -> None:
+    """Declare that the rules of ``ops`` are pure in the sense above (errors are not
+    remembered: a failing case runs the rule again and raises again)."""
+    _PURE_INFER_OPS.update(ops)
 
 
 class Graph:
@@ -17,6 +46,9 @@ class Graph:
 
     def __init__(self) -> None:
         self._table: dict[tuple, object] = {}
+        # (type, value, dtype) of a Python scalar -> its constant node: a shortcut past
+        # building the array and ConstValue that key ``_table`` (see ops.leaves.constant)
+        self.scalar_constants: dict[tuple, object] = {}
         self._name_counts: dict[str, int] = {}
         self._scopes: list[str] = []
         self.nodes: list = []  # every node in creation order
@@ -31,17 +63,19 @@ class Graph:
     # -- naming ---------------------------------------------------------------
     def unique_name(self, base: str) -> str:
         """``base`` under the current name scope, made unique with ``_1``, ``_2``..."""
-        base = "/".join([*self._scopes, base]) if self._scopes else base
-        count = self._name_counts.get(base)
+        if self._scopes:
+            base = "/".join([*self._scopes, base])
+        counts = self._name_counts
+        count = counts.get(base)
         if count is None:
-            self._name_counts[base] = 0
+            counts[base] = 0
             return base
         while True:
             count += 1
             candidate = f"{base}_{count}"
-            if candidate not in self._name_counts:
-                self._name_counts[base] = count
-                self._name_counts[candidate] = 0
+            if candidate not in counts:
+                counts[base] = count
+                counts[candidate] = 0
                 return candidate
 
     @contextlib.contextmanager
@@ -96,19 +130,17 @@ class Graph:
         return after(self._make(op, inputs, attrs, name), controls)
 
     def _make(self, op, inputs: tuple, attrs: dict | None = None, name: str | None = None):
-        from .tensor import Tensor
-
-        attrs = attrs or {}
+        # The hot path of graph building (every op call lands here): kept to plain
+        # loops, C-level getters and one dict probe.
+        tensor_cls = _Tensor or _tensor_class()
         for t in inputs:
-            if not isinstance(t, Tensor):
-                raise GraphError(f"{op.name}: expected tensors as inputs, got {type(t).__name__}")
-            if t.graph is not self:
-                raise GraphError(
-                    f"{op.name}: input {t.name!r} belongs to another graph "
-                    "(created before K.clear_session()?)"
-                )
-        attrs_key = tuple(sorted(attrs.items()))
-        key = (op.name, tuple(t.id for t in inputs), attrs_key, name)
+            if not isinstance(t, tensor_cls) or t.graph is not self:
+                self._reject_input(op, t, tensor_cls)
+        if attrs:
+            attrs_key = tuple(sorted(attrs.items()))
+        else:
+            attrs, attrs_key = {}, ()
+        key = (op.name, tuple(map(_ids, inputs)), attrs_key, name)
         try:
             found = self._table.get(key)
         except TypeError as exc:  # an unhashable attribute is a bug in a builder
@@ -120,21 +152,48 @@ class Graph:
         # on one tensor) needs its own tensor to tag, or the first layer drops out of the
         # model, as each op call makes a new tensor in TF and Theano.
         location = user_frame()
-        in_shapes = [t.shape for t in inputs]
-        in_dtypes = [t.dtype for t in inputs]
+        if op in _PURE_INFER_OPS:
+            memo_key = (op, tuple(map(_shapes, inputs)), tuple(map(_dtypes, inputs)),
+                        attrs_key, config.floatx())
+            inferred = _INFER_MEMO.get(memo_key)
+            if inferred is None:
+                inferred = self._infer(op, inputs, attrs, location)
+                if len(_INFER_MEMO) >= _INFER_MEMO_MAX:  # many distinct static shapes
+                    _INFER_MEMO.clear()
+                _INFER_MEMO[memo_key] = inferred
+            shape, dtype = inferred
+        else:
+            shape, dtype = self._infer(op, inputs, attrs, location)
+        node = tensor_cls(self, op, tuple(inputs), attrs, attrs_key, shape, dtype,
+                          self.unique_name(name or op.name), location)
+        nodes = self.nodes
+        node.id = len(nodes)
+        nodes.append(node)
+        self._table[key] = node
+        return node
+
+    @staticmethod
+    def _infer(op, inputs, attrs: dict, location) -> tuple:
+        """``(shape, dtype)`` from the op's rule; its TypeError / ValueError become
+        DTypeError / ShapeError naming the op, the inputs and the user's line."""
         try:
-            shape, dtype = op.infer(in_shapes, in_dtypes, attrs)
+            shape, dtype = op.infer(list(map(_shapes, inputs)), list(map(_dtypes, inputs)),
+                                    attrs)
         except SymgraphError:
             raise
         except TypeError as exc:
             raise op_error(DTypeError, op.name, inputs, str(exc), location) from None
         except ValueError as exc:
             raise op_error(ShapeError, op.name, inputs, str(exc), location) from None
-        node = Tensor(self, op, tuple(inputs), attrs, attrs_key, shape, dtype,
-                      self.unique_name(name or op.name), location)
-        self.add_leaf(node)
-        self._table[key] = node
-        return node
+        return shape, dtype
+
+    def _reject_input(self, op, t, tensor_cls) -> None:
+        if not isinstance(t, tensor_cls):
+            raise GraphError(f"{op.name}: expected tensors as inputs, got {type(t).__name__}")
+        raise GraphError(
+            f"{op.name}: input {t.name!r} belongs to another graph "
+            "(created before K.clear_session()?)"
+        )
 
     # -- inspection -----------------------------------------------------------
     def ancestors(self, outputs: Iterable) -> list:

@@ -79,15 +79,26 @@ def broadcast_shapes(*shapes: Shape | None) -> Shape | None:
     """NumPy broadcasting of static shapes. ``None`` dims stay unknown unless the
     other side fixes them (a known dim > 1 wins over None: a mismatch would be an
     error at run time)."""
+    # Fast paths for what every elementwise op asks while a graph is built: one
+    # operand, equal shapes, or a scalar next to a tensor (equal shapes broadcast to
+    # themselves, unknown dims included: broadcast_dim(None, None) is None).
+    n = len(shapes)
+    if n == 1:
+        s = shapes[0]
+        return None if s is None else tuple(s)
+    if n == 2:
+        a, b = shapes
+        if a is None or b is None:
+            return None
+        if a == b or b == ():
+            return tuple(a)
+        if a == ():
+            return tuple(b)
     if any(s is None for s in shapes):
         return None
     first = shapes[0] if shapes else ()
-    if all(s == first for s in shapes) and None not in first:
-        return tuple(first)  # the common case: equal, fully known shapes
-    if len(shapes) == 2 and shapes[1] == () and shapes[0] is not None:
-        return tuple(shapes[0])  # a scalar operand never changes the shape
-    if len(shapes) == 2 and shapes[0] == ():
-        return tuple(shapes[1])
+    if all(s == first for s in shapes):
+        return tuple(first)
     ndim = max((len(s) for s in shapes), default=0)
     out = [1] * ndim
     for s in shapes:

@@ -20,11 +20,33 @@ import numpy as np
 
 from .shapes import shape_str
 
+_OPS = None
+# attrs of the many nodes that have none share one read-only empty mapping
+_NO_ATTRS = types.MappingProxyType({})
+
 
 def _ops():
-    from .. import ops
+    global _OPS
+    if _OPS is None:  # ops imports this module: bind it on first use, then keep it
+        from .. import ops
 
-    return ops
+        _OPS = ops
+    return _OPS
+
+
+# The operators' builders, rebound to ``ops.binary``/``ops.unary`` on their first call so
+# that ``x * 2`` costs no import statement or attribute lookup afterwards.
+def _binary(name, a, b):
+    global _binary
+    _binary = _ops().binary
+    return _binary(name, a, b)
+
+
+def _unary(name, x):
+    global _unary
+    _unary = _ops().unary
+    return _unary(name, x)
+
 
 class Tensor:
     """A symbolic tensor: a node of a :class:`~symgraph.core.graph.Graph`.
@@ -45,7 +67,7 @@ class Tensor:
         self.graph = graph
         self.op = op
         self.inputs = inputs
-        self.attrs = types.MappingProxyType(dict(attrs))
+        self.attrs = types.MappingProxyType(dict(attrs)) if attrs else _NO_ATTRS
         self.attrs_key = attrs_key
         self.shape = shape
         self.dtype = dtype
@@ -97,46 +119,46 @@ class Tensor:
 
     # -- operators ------------------------------------------------------------------
     def __add__(self, other):
-        return _ops().binary("add", self, other)
+        return _binary("add", self, other)
 
     def __radd__(self, other):
-        return _ops().binary("add", other, self)
+        return _binary("add", other, self)
 
     def __sub__(self, other):
-        return _ops().binary("subtract", self, other)
+        return _binary("subtract", self, other)
 
     def __rsub__(self, other):
-        return _ops().binary("subtract", other, self)
+        return _binary("subtract", other, self)
 
     def __mul__(self, other):
-        return _ops().binary("multiply", self, other)
+        return _binary("multiply", self, other)
 
     def __rmul__(self, other):
-        return _ops().binary("multiply", other, self)
+        return _binary("multiply", other, self)
 
     def __truediv__(self, other):
-        return _ops().binary("true_divide", self, other)
+        return _binary("true_divide", self, other)
 
     def __rtruediv__(self, other):
-        return _ops().binary("true_divide", other, self)
+        return _binary("true_divide", other, self)
 
     def __floordiv__(self, other):
-        return _ops().binary("floor_divide", self, other)
+        return _binary("floor_divide", self, other)
 
     def __rfloordiv__(self, other):
-        return _ops().binary("floor_divide", other, self)
+        return _binary("floor_divide", other, self)
 
     def __mod__(self, other):
-        return _ops().binary("mod", self, other)
+        return _binary("mod", self, other)
 
     def __rmod__(self, other):
-        return _ops().binary("mod", other, self)
+        return _binary("mod", other, self)
 
     def __pow__(self, other):
-        return _ops().binary("power", self, other)
+        return _binary("power", self, other)
 
     def __rpow__(self, other):
-        return _ops().binary("power", other, self)
+        return _binary("power", other, self)
 
     def __matmul__(self, other):
         return _ops().matmul(self, other)
@@ -145,40 +167,40 @@ class Tensor:
         return _ops().matmul(other, self)
 
     def __neg__(self):
-        return _ops().unary("negative", self)
+        return _unary("negative", self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _ops().unary("abs", self)
+        return _unary("abs", self)
 
     def __invert__(self):
-        return _ops().unary("logical_not", self)
+        return _unary("logical_not", self)
 
     def __and__(self, other):
-        return _ops().binary("logical_and", self, other)
+        return _binary("logical_and", self, other)
 
     def __rand__(self, other):
-        return _ops().binary("logical_and", other, self)
+        return _binary("logical_and", other, self)
 
     def __or__(self, other):
-        return _ops().binary("logical_or", self, other)
+        return _binary("logical_or", self, other)
 
     def __ror__(self, other):
-        return _ops().binary("logical_or", other, self)
+        return _binary("logical_or", other, self)
 
     def __lt__(self, other):
-        return _ops().binary("less", self, other)
+        return _binary("less", self, other)
 
     def __le__(self, other):
-        return _ops().binary("less_equal", self, other)
+        return _binary("less_equal", self, other)
 
     def __gt__(self, other):
-        return _ops().binary("greater", self, other)
+        return _binary("greater", self, other)
 
     def __ge__(self, other):
-        return _ops().binary("greater_equal", self, other)
+        return _binary("greater_equal", self, other)
 
     def __getitem__(self, key):
         return _ops().getitem(self, key)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import dtypes
+from ..core.graph import memoize_infer
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
 from .leaves import as_tensor
@@ -275,24 +276,33 @@ _UNARY = {op.name: op for op in (NEGATIVE, ABS, SIGN, SQUARE, SQRT, EXP, EXPM1, 
 _BINARY = {op.name: op for op in (ADD, SUBTRACT, MULTIPLY, TRUE_DIVIDE, FLOOR_DIVIDE, MOD,
                                    POWER, MAXIMUM, MINIMUM, EQUAL, NOT_EQUAL, GREATER,
                                    GREATER_EQUAL, LESS, LESS_EQUAL, LOGICAL_AND, LOGICAL_OR)}
+# these rules read only shapes, dtypes, attrs and floatx: the graph may remember them
+memoize_infer(*_UNARY.values(), *_BINARY.values(), WHERE, CAST, FILL)
 
 
 def unary(name: str, x, label: str | None = None) -> Tensor:
-    x = as_tensor(x)
+    if not isinstance(x, Tensor):
+        x = as_tensor(x)
     return x.graph.make(_UNARY[name], (x,), name=label)
 
 
 def binary(name: str, a, b, label: str | None = None) -> Tensor:
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+    op = _BINARY[name]
+    # A non-tensor operand (Python scalar, list, array) is weak: it takes the tensor's
+    # dtype, and one of a wider kind (int tensor * 0.5) lifts the tensor to its dtype.
+    if isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            b = as_tensor(b, like=a)
+            if b.dtype != a.dtype:
+                a = _lift(a, b)
+    elif isinstance(b, Tensor):
+        a = as_tensor(a, like=b)
+        if a.dtype != b.dtype:
+            b = _lift(b, a)
+    else:  # two non-tensors: the first one is the tensor the second one meets
         a = as_tensor(a)
-    a_weak, b_weak = not isinstance(a, Tensor), not isinstance(b, Tensor)
-    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    b = as_tensor(b, like=a)
-    # a Python scalar of a wider kind (int tensor * 0.5) lifts the tensor to its dtype
-    if a_weak and not b_weak and dtypes.kind_rank(a.dtype) > dtypes.kind_rank(b.dtype):
-        b = cast(b, a.dtype)
-    elif b_weak and not a_weak and dtypes.kind_rank(b.dtype) > dtypes.kind_rank(a.dtype):
-        a = cast(a, b.dtype)
+        b = as_tensor(b, like=a)
+        a = _lift(a, b)
     if name == "power" and dtypes.is_int(a.dtype) and dtypes.is_int(b.dtype):
         from .leaves import Constant
 
@@ -301,7 +311,15 @@ def binary(name: str, a, b, label: str | None = None) -> Tensor:
 
             raise op_error(ShapeError, "power", [a, b], "integers to negative integer powers "
                            f"are not allowed (exponent {b.value})")
-    return a.graph.make(_BINARY[name], (a, b), name=label)
+    return a.graph.make(op, (a, b), name=label)
+
+
+def _lift(x: Tensor, weak: Tensor) -> Tensor:
+    """``x`` cast to the dtype of the weak operand next to it when that one's kind is
+    wider."""
+    if dtypes.kind_rank(weak.dtype) > dtypes.kind_rank(x.dtype):
+        return cast(x, weak.dtype)
+    return x
 
 
 def where(cond, a, b) -> Tensor:

@@ -54,7 +54,26 @@ def variable(value, dtype: str, name: str | None = None) -> Variable:
 
 def constant(value, dtype: str, name: str | None = None) -> Constant:
     """Create (or reuse) a constant holding ``value`` cast to ``dtype``."""
-    dtype = dtypes.normalize(dtype)
+    kind = type(value)
+    if name is None and (kind is float or kind is int) and type(dtype) is str:
+        # Python scalars (``x * 0.5``) come back on every op call: find their node by
+        # value before building the array and ConstValue that key the graph's table.
+        # The key holds the type (1 and 1.0 cast alike, but not when out of range) and
+        # -0.0 as text (-0.0 == 0.0 with one hash, yet it is another constant). A NaN
+        # only hits itself (NaN != NaN); a miss still finds its node by bytes. dtype is
+        # a string as given (an alias gets its own entry for the same node; None, whose
+        # meaning follows floatx, never gets here).
+        graph = get_default_graph()
+        skey = (kind, value if value or kind is int else str(value), dtype)
+        found = graph.scalar_constants.get(skey)
+        if found is None:
+            found = _constant(value, dtypes.normalize(dtype), name)
+            graph.scalar_constants[skey] = found
+        return found
+    return _constant(value, dtypes.normalize(dtype), name)
+
+
+def _constant(value, dtype: str, name: str | None) -> Constant:
     array = np.array(value, dtype=dtype)
     check_size(array.shape)
     cval = ConstValue(array)
@@ -68,6 +87,12 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     ``like`` takes a weak dtype (``x * 2.0`` keeps x's float32)."""
     if isinstance(x, Tensor):
         return x
+    kind = type(x)
+    if like is not None and (kind is float or kind is int):  # the common case first
+        partner = like.dtype
+        if partner in (_FLOATS if kind is float else _NUMBERS):  # the partner's dtype
+            return constant(x, partner)
+        return constant(x, dtypes.weak_scalar_dtype(x, partner))  # a wider kind
     if isinstance(x, (bool, int, float, np.generic)) and not isinstance(x, np.ndarray):
         if like is not None and not isinstance(x, np.generic):
             return constant(x, dtypes.weak_scalar_dtype(x, like.dtype))
@@ -92,6 +117,11 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
             return constant(array, "float32")
         return constant(array, array.dtype.name)
     raise TypeError(f"expected a tensor, number or array, got {type(x).__name__}")
+
+
+# dtypes a weak Python float / int takes as they are (dtypes.weak_scalar_dtype)
+_FLOATS = frozenset(d for d in dtypes.SUPPORTED if dtypes.kind_rank(d) == 2)
+_NUMBERS = frozenset(d for d in dtypes.SUPPORTED if dtypes.kind_rank(d) >= 1)
 
 
 def _holds_tensor(x) -> bool:
