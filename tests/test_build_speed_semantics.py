@@ -136,3 +136,14 @@ def test_control_dependencies_still_apply_to_scalar_ops():
         inside = v * 2.0
     assert inside is not outside
     np.testing.assert_array_equal(K.function([], [inside])([])[0], [2.0, 2.0])
+
+
+def test_fills_of_signed_zeros_are_distinct_nodes():
+    from symgraph import ops
+
+    x = K.placeholder((3,))
+    pos, neg = ops.fill_like(x, 0.0), ops.fill_like(x, -0.0)
+    assert pos is not neg
+    f = K.function([x], [pos, neg])
+    a, b = f([np.ones(3, np.float32)])
+    assert not np.signbit(a).any() and np.signbit(b).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import threading
 from collections.abc import Iterable, Iterator
 from operator import attrgetter
@@ -138,6 +139,8 @@ class Graph:
                 self._reject_input(op, t, tensor_cls)
         if attrs:
             attrs_key = tuple(sorted(attrs.items()))
+            if any(type(v) is float and v == 0.0 for _, v in attrs_key):
+                attrs_key = _signed_zeros(attrs_key)
         else:
             attrs, attrs_key = {}, ()
         key = (op.name, tuple(map(_ids, inputs)), attrs_key, name)
@@ -278,3 +281,9 @@ def make_leaf(graph: Graph, op, cls, shape, dtype: str, name: str, attrs: dict |
     if key is not None:
         graph._table[key] = node
     return node
+
+
+def _signed_zeros(attrs_key: tuple) -> tuple:
+    """-0.0 == 0.0, but a fill of -0.0 is another node than a fill of 0.0."""
+    return tuple((k, ("-0.0",) if type(v) is float and v == 0.0 and math.copysign(1.0, v) < 0
+                  else v) for k, v in attrs_key)

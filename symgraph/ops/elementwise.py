@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import config
 from ..core import dtypes
 from ..core.graph import memoize_infer
 from ..core.shapes import broadcast_shapes
@@ -48,8 +49,6 @@ def _floating(in_dtypes, attrs):
 
 
 def _float_of(dtype):
-    from .. import config
-
     return config.floatx() if not dtypes.is_float(dtype) else dtype
 
 
