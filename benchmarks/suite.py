@@ -400,7 +400,13 @@ def _notes(res: dict) -> list[str]:
     notes = ["Graph building (the 10k-op row) is the same for both PyTensor modes and is "
              "shown under PyTensor C; JAX's number is tracing with `jax.make_jaxpr`.",
              "`import symgraph` alone loads almost nothing (the package imports lazily); "
-             "`import symgraph.backend` is what a user pays, NumPy's import included.",
+             "`import symgraph.backend` is what a user pays, NumPy's import included. "
+             "Imports are timed with Python's bytecode cache on (written by an untimed "
+             "first import), as a normal install has it: with PYTHONDONTWRITEBYTECODE=1 "
+             "(set on this VM) every import recompiles symgraph's sources, ~2x slower.",
+             "Why the unmet targets are unmet (profiles, what was tried): "
+             "docs/performance-profiles.md; `python benchmarks/profiles.py all` "
+             "reproduces its numbers.",
              "NumPy's elementwise chain allocates about ten fresh 40 MB temporaries per "
              "call at 10M elements; on this VM their page faults make NumPy's time swing "
              "with background load far more than the fused engines' (NumPy alone with "

@@ -140,6 +140,7 @@ def compile_latency(engine: str, runs: int, n_ops: int = COMPILE_OPS) -> dict:
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="symgraph-bench-") as tmp:
             env = single_thread_env()
+            env.pop("PYTHONDONTWRITEBYTECODE", None)  # as a normal install runs (see import_time)
             env["SYMGRAPH_CACHE_DIR"] = os.path.join(tmp, "symgraph")
             env["NUMBA_CACHE_DIR"] = os.path.join(tmp, "numba")
             flags = env.get("PYTENSOR_FLAGS", "")
@@ -156,8 +157,14 @@ def compile_latency(engine: str, runs: int, n_ops: int = COMPILE_OPS) -> dict:
 
 
 def import_time(module: str, runs: int) -> list[float]:
+    """Fresh-process import times, as a user pays them: with Python's bytecode cache
+    (an environment may set PYTHONDONTWRITEBYTECODE, which recompiles every source file
+    on every import; one untimed import first writes the cache)."""
     code = _IMPORT_CHILD.format(module=module)
-    return [_child(code, single_thread_env())["seconds"] for _ in range(runs)]
+    env = single_thread_env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    _child(code, env)
+    return [_child(code, env)["seconds"] for _ in range(runs)]
 
 
 def peak_memory(engine: str, n: int, n_ops: int = 20) -> dict:

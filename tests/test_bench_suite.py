@@ -116,3 +116,13 @@ def test_cli_rejects_unknown_names():
         suite.main(["--only", "nonsense"])
     with pytest.raises(SystemExit):
         suite.main(["--engines", "tensorflow"])
+
+
+def test_profiles_script_runs(capsys):
+    """benchmarks/profiles.py (the profiles behind docs/performance-profiles.md) runs."""
+    import profiles
+
+    profiles.build_cost(200)
+    profiles.compile_phases(runs=1)
+    out = capsys.readouterr().out
+    assert "us/op" in out and "numba CPU target init" in out and "same cache dirs" in out
