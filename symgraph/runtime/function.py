@@ -142,7 +142,7 @@ class Function:
         else:  # every feed has its placeholder's static shape
             runner = self._static_runner or self._runner_for(feeds)
         if not self._kept_ids:
-            return runner(*feeds)[0]
+            return runner(*feeds)
         # read-compute-assign must not interleave with another updating call, or an
         # update computed from a stale value would overwrite one (a lost update)
         with self.graph.lock:

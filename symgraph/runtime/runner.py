@@ -24,7 +24,8 @@ LAUNCHES: Counter = Counter()
 
 def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_specs: list,
                  kept_ids: list):
-    """Generate ``runner(*feeds) -> (outputs, kept)`` for these concrete ``shapes``.
+    """Generate ``runner(*feeds) -> (outputs, kept)`` for these concrete ``shapes``
+    (just ``outputs`` when ``kept_ids`` is empty).
 
     Args:
         plan: the compiled plan (steps in execution order, with their frees).
@@ -79,13 +80,17 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
             outputs.append(f"{'copy_out' if how == 'copy' else 'unless_writeable'}"
                            f"(v{node_id}, d{node_id})")
     kept = "".join(f"v{i}, " for i in kept_ids)
-    lines.append(f"    return [{', '.join(outputs)}], ({kept})")
+    if kept_ids:
+        lines.append(f"    return [{', '.join(outputs)}], ({kept})")
+    else:
+        lines.append(f"    return [{', '.join(outputs)}]")
     exec(compile("\n".join(lines) + "\n", "<symgraph runner>", "exec"), namespace)
     return namespace["runner"]
 
 
 def build_entry(feed_specs: list, runner):
-    """``entry(inputs) -> outputs``, or None when ``inputs`` is not a list of arrays
+    """``entry(inputs) -> outputs`` (``runner`` of a function that updates nothing),
+    or None when ``inputs`` is not a list of arrays
     with exactly the placeholders' (fully known) shapes, dtypes and C layout: then
     the caller's general path converts or explains. The checks are unrolled into
     straight-line code with the expected values bound as globals."""
@@ -102,7 +107,7 @@ def build_entry(feed_specs: list, runner):
               f"    if type(inputs) is list and len(inputs) == {len(names)}:\n"
               f"{unpack}"
               f"        if {' and '.join(checks) or 'True'}:\n"
-              f"            return runner({', '.join(names)})[0]\n"
+              f"            return runner({', '.join(names)})\n"
               f"    return None\n")
     exec(compile(source, "<symgraph entry>", "exec"), namespace)
     return namespace["entry"]
