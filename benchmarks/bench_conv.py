@@ -4,8 +4,12 @@ Candidates, on the layers of a small CNN (channels_last, 'same' padding, stride 
 
 * ``numpy_ref``: plain NumPy, one ``tensordot`` per kernel offset accumulated into the
   output (the op's reference implementation, ``symgraph.ops.conv``).
-* ``im2col``: gather patches once (``sliding_window_view`` + one copy), then one BLAS
-  matmul ``(N*OH*OW, KH*KW*C) @ (KH*KW*C, OUT)``: the route symgraph's kernel uses.
+* ``im2col_rows``: gather patches once (``sliding_window_view`` + one copy), then one
+  BLAS matmul ``(N*OH*OW, KH*KW*C) @ (KH*KW*C, OUT)``.
+* ``im2col_taps``: the transposed, tap-major matrix ``(KH*KW*C, N*OH*OW)``, one strided
+  slice copy per kernel offset and channel, and the matmul of its transpose (BLAS reads
+  it transposed, no copy). symgraph uses this one up to
+  ``TAP_MAJOR_MAX_CHANNELS`` input channels and ``im2col_rows`` above.
 * ``numba_direct``: direct 7-deep loops compiled with numba (serial, innermost loop over
   the contiguous output channels).
 * ``numba_prange``: the same loops with ``parallel=True`` over the batch.
@@ -82,9 +86,15 @@ def route_numpy_ref(x, w):
     return conv_ops.conv_reference(x, w, strides=(1, 1), padding="same", dilation=(1, 1))
 
 
-def route_im2col(x, w):
-    return conv_ops.conv_channels_last(x, w, strides=(1, 1), padding="same",
-                                       dilation=(1, 1))
+def route_im2col(x, w, tap_major: bool):
+    """symgraph's im2col kernel with the column layout forced."""
+    saved = conv_ops.TAP_MAJOR_MAX_CHANNELS
+    conv_ops.TAP_MAJOR_MAX_CHANNELS = x.shape[-1] if tap_major else 0
+    try:
+        return conv_ops.conv_channels_last(x, w, strides=(1, 1), padding="same",
+                                           dilation=(1, 1))
+    finally:
+        conv_ops.TAP_MAJOR_MAX_CHANNELS = saved
 
 
 def median_times(routes, repeats):
@@ -107,7 +117,8 @@ def bench_layer(label, x, w, repeats):
     f = K.function([xt], [conv2d(xt, kt, padding="same")])
     routes = {
         "numpy_ref": lambda: route_numpy_ref(x, w),
-        "im2col": lambda: route_im2col(x, w),
+        "im2col_rows": lambda: route_im2col(x, w, False),
+        "im2col_taps": lambda: route_im2col(x, w, True),
         "numba_direct": lambda: route_numba(numba_direct, x, w),
         "numba_prange": lambda: route_numba(numba_prange, x, w),
         "symgraph": lambda: f([x])[0],

@@ -205,6 +205,19 @@ def test_conv2d(case, fmt, dtype):
           x, expected, dtype)
 
 
+@pytest.mark.parametrize("channels", [1, 3, 4, 7])
+@pytest.mark.parametrize("case", CONV2D[:5])
+def test_conv2d_both_column_layouts(case, channels):
+    """Few input channels (<= TAP_MAJOR_MAX_CHANNELS) build tap-major columns, more
+    build row-per-position columns: both against the loop reference."""
+    spatial, ksize, strides, dilation, padding = case
+    x = random_array(RNG, spatial_shape(3, spatial, channels, "channels_last"), "float64")
+    w = random_array(RNG, (*ksize, channels, 4), "float64")
+    expected = ref_conv(x, w, strides, padding, dilation, "channels_last")
+    check(lambda t: conv2d(t, K.constant(w, dtype="float64"), strides, padding,
+                           "channels_last", dilation), x, expected, "float64")
+
+
 @pytest.mark.parametrize("fmt", FMTS)
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_conv3d(fmt, padding):
