@@ -12,6 +12,7 @@ import pytest
 import symgraph.backend as K
 from symgraph.compiler import kernel_cache
 from symgraph.errors import FeedError
+from symgraph.runtime import runner as runner_module
 from symgraph.runtime.function import Function
 from symgraph.runtime.reference import reference_eval
 
@@ -91,7 +92,10 @@ def test_eval_reuses_its_plan():
     np.testing.assert_allclose(second, [2, 2, 2])
 
 
-def test_fused_unfused_and_reference_agree_on_random_graphs():
+@pytest.mark.parametrize("reuse_min", [None, 1], ids=["default", "reuse-every-buffer"])
+def test_fused_unfused_and_reference_agree_on_random_graphs(reuse_min, monkeypatch):
+    if reuse_min is not None:  # unfused graphs: every op a group, many dead buffers reused
+        monkeypatch.setattr(runner_module, "REUSE_MIN_ELEMENTS", reuse_min)
     rng = np.random.default_rng(0)
     unary = [K.exp, K.tanh, K.sigmoid, K.square, K.abs, K.softsign, lambda t: K.relu(t)]
     binary = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b,
@@ -218,6 +222,64 @@ def test_bound_launchers_handle_broadcasts_views_and_run_time_sizes():
         for g, e in zip(got, expected):
             np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
             assert g.dtype == np.float32
+
+
+def _reused(f) -> list:
+    """Names of the groups whose runner writes into a dead input's buffer."""
+    runner = next(iter(f._prepared.values()))
+    return [k for k, v in runner.__globals__.items()
+            if callable(v) and "bind_inplace" in getattr(v, "__qualname__", "")]
+
+
+def test_dead_buffers_are_reused_only_when_nothing_else_holds_them(monkeypatch):
+    monkeypatch.setattr(runner_module, "REUSE_MIN_ELEMENTS", 1)
+    x = K.placeholder((None, 6))
+    w = K.variable(np.random.default_rng(1).normal(size=(6, 5)))
+    b = K.variable(np.linspace(-1, 1, 5))
+    h = K.dot(x, w)
+    xv = np.random.default_rng(2).normal(size=(4, 6)).astype(np.float32)
+    hv = xv @ K.get_value(w)
+    cases = [  # (outputs, expected, reuse expected)
+        ([K.relu(h + b)], [np.maximum(hv + K.get_value(b), 0)], True),
+        ([K.softmax(h) * 2.0], [2 * np.exp(hv) / np.exp(hv).sum(1, keepdims=True)], True),
+        ([h, K.relu(h + b)], [hv, np.maximum(hv + K.get_value(b), 0)], False),  # h handed out
+        ([K.relu(h + b), h * 2.0], [np.maximum(hv + K.get_value(b), 0), 2 * hv], False),
+        ([K.relu(h + b), K.sum(K.reshape(h, (-1,)))],  # a view of h is read later
+         [np.maximum(hv + K.get_value(b), 0), hv.sum()], False),
+        ([K.relu(K.dot(x, K.transpose(K.transpose(w))) + b)],
+         [np.maximum(hv + K.get_value(b), 0)], True),
+    ]
+    for outs, expected, reuse in cases:
+        f = K.function([x], outs)
+        for _ in range(2):
+            got = f([xv])
+            for g, e in zip(got, expected):
+                np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+        assert bool(_reused(f)) == reuse, outs
+
+
+def test_reused_buffers_in_parallel_loops_match_serial(monkeypatch):
+    from symgraph import config
+    from symgraph.compiler import codegen
+
+    monkeypatch.setattr(runner_module, "REUSE_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(codegen, "PARALLEL_MIN", 1000)
+    x = K.placeholder((None, 300))
+    w = K.variable(np.random.default_rng(3).normal(size=(300, 300)) / 20)
+    f = K.function([x], [K.tanh(K.dot(x, w)) * 0.5 + 0.25])
+    xv = np.random.default_rng(4).normal(size=(40, 300)).astype(np.float32)
+    old = config.num_threads()
+    try:
+        results = []
+        for n in (1, 2):
+            config.set_num_threads(n)
+            results.append(f([xv])[0])
+    finally:
+        config.set_num_threads(old)
+    assert _reused(f)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[0], np.tanh(xv @ K.get_value(w)) * 0.5 + 0.25,
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_zero_dim_and_scalar_calls():

@@ -177,6 +177,14 @@ def threads_for(size: int) -> int:
     return config.num_threads() if size >= PARALLEL_MIN else 1
 
 
+def launch_loaders(n_threads: int, serial_loader, parallel_loader):
+    """A callable running ``serial_loader()`` or, with ``n_threads > 1``, the parallel
+    twin under :func:`launch`'s rules."""
+    if n_threads == 1:
+        return serial_loader()
+    return lambda *args: launch(n_threads, serial_loader, parallel_loader, *args)
+
+
 def launch(n_threads: int, serial_loader, parallel_loader, *args) -> None:
     """Run ``serial_loader()(*args)``, or the parallel twin when ``n_threads > 1`` and no
     other parallel launch is in flight (twins compute identical results). Loaders
@@ -194,32 +202,46 @@ def launch(n_threads: int, serial_loader, parallel_loader, *args) -> None:
     serial_loader()(*args)
 
 
-def flat_source(spec: GroupSpec, parallel: bool = False) -> str:
-    """``flat(out, a0.., s0..)``: every input contiguous and of the output's shape."""
+def _params_and_types(spec: GroupSpec, ndim: int, layouts, inplace):
+    """Parameter list and signature types: ``out`` first, or, for an in-place kernel,
+    no ``out``: array input ``inplace`` is declared writable and stored into (the
+    function body starts with ``out = a<inplace>``, one array, so LLVM sees the load
+    and the store of an element at the same index and still vectorizes; a separate
+    ``out`` aliasing an input would fail its run-time alias checks)."""
     arrays = [f"a{j}" for j in range(spec.n_arrays)]
     scalars = [f"s{j}" for j in range(spec.n_scalars)]
-    params = ", ".join(["out", *arrays, *scalars])
-    sig = signed_decorator(array_type(spec.out_dtype, 1, "C"),
-                           *[array_type(d, 1, "C", True) for d in spec.array_dtypes],
-                           *[numba_type(d) for d in spec.scalar_dtypes])
+    types = [array_type(d, ndim, layout, j != inplace)
+             for j, (d, layout) in enumerate(zip(spec.array_dtypes, layouts))]
+    types += [numba_type(d) for d in spec.scalar_dtypes]
+    if inplace is None:
+        return ["out", *arrays, *scalars], [array_type(spec.out_dtype, ndim, "C"), *types]
+    return [*arrays, *scalars], types
+
+
+def flat_source(spec: GroupSpec, parallel: bool = False, inplace: int | None = None) -> str:
+    """``flat(out, a0.., s0..)``: every input contiguous and of the output's shape
+    (``inplace``: ``flat(a0.., s0..)`` storing into that input)."""
+    params, types = _params_and_types(spec, 1, ["C"] * spec.n_arrays, inplace)
+    sig = signed_decorator(*types)
     src = [PARALLEL_HEADER if parallel else HEADER, _parallel(sig) if parallel else sig,
-           f"def flat({params}):\n"]
+           f"def flat({', '.join(params)}):\n"]
+    if inplace is not None:
+        src.append(f"    out = a{inplace}\n")
     src += _function_body(spec, 1, flat=True, parallel=parallel)
     return "".join(src)
 
 
-def nd_source(spec: GroupSpec, ndim: int, patterns: tuple, parallel: bool = False) -> str:
+def nd_source(spec: GroupSpec, ndim: int, patterns: tuple, parallel: bool = False,
+              inplace: int | None = None) -> str:
     """``nd(out, a0.., s0..)``: inputs padded to the output's rank, each with its
-    (layout, broadcast dims) pattern baked in; ``parallel``: prange over dim 0."""
-    arrays = [f"a{j}" for j in range(spec.n_arrays)]
-    scalars = [f"s{j}" for j in range(spec.n_scalars)]
-    params = ", ".join(["out", *arrays, *scalars])
-    sig = signed_decorator(array_type(spec.out_dtype, ndim, "C"),
-                           *[array_type(d, ndim, layout, True)
-                             for d, (layout, _) in zip(spec.array_dtypes, patterns)],
-                           *[numba_type(d) for d in spec.scalar_dtypes])
+    (layout, broadcast dims) pattern baked in; ``parallel``: prange over dim 0
+    (``inplace``: no ``out``, stored into that input, which must be C and unbroadcast)."""
+    params, types = _params_and_types(spec, ndim, [lay for lay, _ in patterns], inplace)
+    sig = signed_decorator(*types)
     src = [PARALLEL_HEADER if parallel else HEADER, _parallel(sig) if parallel else sig,
-           f"def nd({params}):\n"]
+           f"def nd({', '.join(params)}):\n"]
+    if inplace is not None:
+        src.append(f"    out = a{inplace}\n")
     if ndim == 0:
         src += [f"    x{j} = a{j}[()]\n" for j in range(spec.n_arrays)]
         src += [f"    {line}\n" for line in spec.lines]
@@ -302,14 +324,67 @@ class CompiledGroup:
         self._serial_flat = None
 
     def module(self, key):
+        """Keys: ``('flat', parallel[, inplace])``, ``('nd', rank, patterns, parallel[,
+        inplace])``."""
         found = self._modules.get(key)
         if found is None:
             if key[0] == "flat":
-                source = flat_source(self.spec, key[1])
+                source = flat_source(self.spec, key[1], *key[2:])
             else:
-                source = nd_source(self.spec, key[1], key[2], key[3])
+                source = nd_source(self.spec, key[1], key[2], key[3], *key[4:])
             found = self._modules[key] = kernel_cache.load(source)
         return found
+
+    def can_write_into(self, j: int, out_shape: tuple, in_shape: tuple) -> bool:
+        """Whether array input ``j`` (of concrete ``in_shape``) can hold the result:
+        the output's full shape and dtype, no conversion on the way."""
+        return (self._fast_ok and self._compute == self.spec.out_dtype and len(out_shape) > 0
+                and self.spec.array_dtypes[j] == self.spec.out_dtype
+                and tuple(in_shape) == tuple(out_shape))
+
+    def bind_inplace(self, out_shape: tuple, in_shapes, scalars, j: int, layouts=None):
+        """``run(*arrays) -> arrays[j]`` computing the group into input ``j``'s buffer
+        (dead-buffer reuse: the caller knows nothing else holds it), or None when the
+        shapes or dtypes do not allow it. An input ``j`` that is not a C-contiguous,
+        writable array at run time takes the ordinary path instead."""
+        out_shape = tuple(out_shape)
+        if not self.can_write_into(j, out_shape, in_shapes[j]):
+            return None
+        ndim = len(out_shape)
+        size = int(np.prod(out_shape, dtype=np.int64))
+        flat = all(tuple(s) == out_shape for s in in_shapes) and \
+            (layouts is None or "A" not in layouts)
+        if flat:
+            pads = [(-1,)] * len(in_shapes)
+
+            def kernel(threads):
+                return launch_loaders(threads, lambda: self.module(("flat", False, j)).flat,
+                                      lambda: self.module(("flat", True, j)).flat)
+        else:
+            pads = [(1,) * (ndim - len(s)) + tuple(s) for s in in_shapes]
+            patterns = patterns_for_shapes(in_shapes, out_shape, self._static.get(ndim),
+                                           layouts)
+
+            def kernel(threads):
+                return launch_loaders(
+                    threads, lambda: self.module(("nd", ndim, patterns, False, j)).nd,
+                    lambda: self.module(("nd", ndim, patterns, True, j)).nd)
+        serial = kernel(1)  # compiled now, at prepare time, like the other launchers
+        general = self.__call__
+
+        def run(*arrays):
+            target = arrays[j]
+            if not (type(target) is np.ndarray and target.flags.c_contiguous and
+                    target.flags.writeable):
+                return general(out_shape, list(arrays), scalars)
+            threads = threads_for(size)
+            fn = serial if threads == 1 else kernel(threads)
+            try:
+                fn(*[a.reshape(p) for a, p in zip(arrays, pads)], *scalars)
+            except TypeError:  # an input of another dtype or layout
+                return general(out_shape, list(arrays), scalars)
+            return target
+        return run
 
     def serial_flat(self, out_shape: tuple, in_shapes):
         """The serial flat kernel ``flat(out_1d, *inputs_1d, *scalars)`` (for 0-d shapes

@@ -557,7 +557,7 @@ def _ref_pool(arrays, attrs, out_shape, out_dtype):
 
 
 CONV = register(Op(
-    "conv", KERNEL, _conv_infer, _ref_conv, kernel=_conv_kernel,
+    "conv", KERNEL, _conv_infer, _ref_conv, kernel=_conv_kernel, extra={"fresh_output": True},
     doc="N-d cross-correlation (1-3 spatial dims), kernel (k..., in, out); im2col + BLAS"))
 DEPTHWISE_CONV = register(Op(
     "depthwise_conv", KERNEL, _depthwise_infer, _ref_depthwise, kernel=_depthwise_kernel,

@@ -115,6 +115,7 @@ def _reference(arrays, attrs, out_shape, out_dtype):
 
 
 SOFTMAX = register(Op("softmax", KERNEL, _infer, _reference, kernel=_kernel,
+                      extra={"fresh_output": True},
                       doc="softmax along one axis (attr axis), one pass per row"))
 
 

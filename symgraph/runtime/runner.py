@@ -45,6 +45,7 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
     # transpose); everything else is a C-contiguous array: checked feeds, variables,
     # constants, fills, and the buffers kernels allocate
     maybe_strided = {s.node.id for s in plan.steps if s.kind == "op" and s.node.op.kind == "view"}
+    reusable = _reusable_buffers(plan)
     for node_id, value in constants.items():
         namespace[f"c{node_id}"] = value
     for step in plan.steps:
@@ -61,7 +62,7 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
             namespace[f"k{node.id}"] = _fill(node, shapes[node.id])
             lines.append(f"    {target} = k{node.id}()")
         elif kind == "group":
-            lines += _group_lines(step, shapes, namespace, maybe_strided)
+            lines += _group_lines(step, shapes, namespace, maybe_strided, reusable)
             lines.append(f"    L[{node.op.name!r}] += 1")
         else:
             namespace[f"k{node.id}"] = _op_launcher(node, shapes)
@@ -154,7 +155,25 @@ def _scalar_arg(node):
     return np.dtype(dtype).type(node.value[()])
 
 
-def _group_lines(step, shapes, namespace, maybe_strided) -> list:
+#: groups at least this big write into a dead input's buffer when they can
+REUSE_MIN_ELEMENTS = 1 << 14
+
+
+def _reusable_buffers(plan) -> set:
+    """Ids of values whose buffer a group may overwrite: computed into a fresh buffer
+    of the call (a fused loop, or an op declaring ``fresh_output``), read by exactly
+    one step and dead after it (so no view of it exists), and not handed out."""
+    readers: dict[int, int] = {}
+    for step in plan.steps:
+        for src in step.array_inputs:
+            readers[src.id] = readers.get(src.id, 0) + 1
+    fresh = {s.node.id for s in plan.steps if s.kind == "group" or (
+        s.kind == "op" and s.node.op.extra.get("fresh_output"))}
+    dead_at = {i for s in plan.steps for i in s.free_after}
+    return {i for i in fresh if readers.get(i) == 1 and i in dead_at}
+
+
+def _group_lines(step, shapes, namespace, maybe_strided, reusable=frozenset()) -> list:
     """Source lines computing a fused group. Small groups whose inputs all have the
     output's shape call the serial flat kernel inline (the common case of small
     calls); the rest go through the kernel object, which picks its loop."""
@@ -167,6 +186,14 @@ def _group_lines(step, shapes, namespace, maybe_strided) -> list:
     general = f"g{node_id}({', '.join(arrays)})"
     in_shapes = [shapes[s.id] for s in step.array_inputs]
     layouts = ["A" if s.id in maybe_strided else "C" for s in step.array_inputs]
+    if hasattr(kernel, "bind_inplace") and \
+            int(np.prod(shape, dtype=np.int64)) >= REUSE_MIN_ELEMENTS:
+        for j, src in enumerate(step.array_inputs):
+            if src.id in reusable and src.id in step.free_after:
+                bound = kernel.bind_inplace(shape, in_shapes, scalars, j, layouts)
+                if bound is not None:  # dead-buffer reuse: the result overwrites src
+                    namespace[f"g{node_id}"] = bound
+                    return [f"    v{node_id} = {general}"]
     flat = None
     if "A" not in layouts:
         flat = getattr(kernel, "serial_flat", lambda *a: None)(shape, in_shapes)
