@@ -231,6 +231,9 @@ def _op_launcher(node, shapes):
     dtype, np_dtype = node.dtype, np.dtype(node.dtype)
     kernel, attrs = op.kernel, node.attrs
     stateful = bool(op.extra.get("stateful"))
+    # only view ops hand out strided views: the loops bound to other ops' results assume
+    # C layout (a kernel returning e.g. a transposed view of its buffer is made contiguous)
+    contiguous = op.kind != "view"
 
     def launch(*args):
         call_attrs = attrs
@@ -245,6 +248,8 @@ def _op_launcher(node, shapes):
             raise ShapeError(f"{name} '{node.name}'{created_at(node)}: {exc}") from None
         if type(out) is not np.ndarray:  # a NumPy scalar (indexing): kernels take arrays
             out = np.asarray(out)
+        elif contiguous and not out.flags.c_contiguous:
+            out = np.ascontiguousarray(out)
         if out.shape != out_shape or out.dtype != np_dtype:
             _check_result(node, out, out_shape)
         return out
