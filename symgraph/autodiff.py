@@ -14,6 +14,7 @@ not depend on gets ``None`` (Keras's rule).
 from __future__ import annotations
 
 from .core import dtypes
+from .core.graph import ancestors
 from .core.tensor import Tensor
 from .errors import GraphError, SymgraphError, created_at
 from .ops.registry import GRAD_PENDING, NOT_DIFFERENTIABLE
@@ -44,7 +45,7 @@ def gradients(loss: Tensor, wrt) -> list:
     if loss.shape != ():
         loss = reduce("sum", loss)
 
-    nodes = _data_ancestors(loss)
+    nodes = ancestors([loss], data_only=True)  # values the loss reads
     reach = _reaching(nodes, {t.id for t in wrt})
     if loss.id not in reach:
         return [None] * len(wrt)
@@ -71,19 +72,6 @@ def gradients(loss: Tensor, wrt) -> list:
             previous = grads.get(src.id)
             grads[src.id] = gi if previous is None else previous + gi
     return [grads.get(t.id) for t in wrt]
-
-
-def _data_ancestors(loss: Tensor) -> list:
-    """Nodes whose values the loss reads, in creation (= topological) order."""
-    seen: dict[int, Tensor] = {}
-    stack = [loss]
-    while stack:
-        t = stack.pop()
-        if t.id in seen:
-            continue
-        seen[t.id] = t
-        stack.extend(src for i, src in enumerate(t.inputs) if t.op.reads_data(i))
-    return [seen[i] for i in sorted(seen)]
 
 
 def _reaching(nodes: list, targets: set) -> set:

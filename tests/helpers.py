@@ -36,3 +36,19 @@ def random_array(rng, shape, dtype, int_bound=10):
     if np.dtype(dtype).kind in "iu":
         return rng.integers(-int_bound, int_bound, size=shape).astype(dtype)
     return rng.normal(size=shape).astype(dtype)
+
+
+def random_elementwise_graph(rng, unary, binary, width: int, steps: int = 8):
+    """A random elementwise graph over ``x`` (None, width) and ``y`` (width,): each step
+    applies a random unary builder to, or a random binary builder between, earlier
+    nodes. Returns ``(x, y, nodes)``."""
+    x = K.placeholder((None, width))
+    y = K.placeholder((width,))
+    nodes = [x, y, x * 0.5]
+    for _ in range(steps):
+        if rng.random() < 0.5:
+            nodes.append(unary[rng.integers(len(unary))](nodes[rng.integers(len(nodes))]))
+        else:
+            a, b = rng.integers(len(nodes), size=2)
+            nodes.append(binary[rng.integers(len(binary))](nodes[a], nodes[b]))
+    return x, y, nodes

@@ -16,6 +16,8 @@ from symgraph.runtime import runner as runner_module
 from symgraph.runtime.function import Function
 from symgraph.runtime.reference import reference_eval
 
+from .helpers import random_elementwise_graph
+
 
 def _mlp(n_in=8, hidden=16, n_out=4, seed=0):
     rng = np.random.default_rng(seed)
@@ -102,15 +104,7 @@ def test_fused_unfused_and_reference_agree_on_random_graphs(reuse_min, monkeypat
               K.maximum, K.minimum, lambda a, b: a / (K.abs(b) + 1)]
     for _ in range(12):
         K.clear_session()
-        x = K.placeholder((None, 5))
-        y = K.placeholder((5,))
-        nodes = [x, y, x * 0.5]
-        for _ in range(8):
-            if rng.random() < 0.5:
-                nodes.append(unary[rng.integers(len(unary))](nodes[rng.integers(len(nodes))]))
-            else:
-                a, b = rng.integers(len(nodes), size=2)
-                nodes.append(binary[rng.integers(len(binary))](nodes[a], nodes[b]))
+        x, y, nodes = random_elementwise_graph(rng, unary, binary, 5)
         outs = [nodes[-1], nodes[-3] + nodes[-1]]
         feeds = [rng.normal(size=(3, 5)).astype("float32"),
                  rng.normal(size=5).astype("float32")]

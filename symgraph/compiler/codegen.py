@@ -285,12 +285,17 @@ def dtype_name(dtype: np.dtype) -> str:
     return dtype.name
 
 
+def padded_shapes(in_shapes, ndim: int) -> list:
+    """Shapes with leading 1s up to rank ``ndim`` (NumPy broadcasting's alignment)."""
+    return [(1,) * (ndim - len(s)) + tuple(s) for s in in_shapes]
+
+
 def patterns_for_shapes(in_shapes, out_shape: tuple, static=None, layouts=None) -> tuple:
     """:func:`input_patterns` of inputs of ``in_shapes`` padded to the output's rank,
     with the given ``layouts`` ('C' by default; 'A' for inputs that may be strided
     views): what a launcher bound to concrete shapes assumes."""
     ndim = len(out_shape)
-    padded = [(1,) * (ndim - len(s)) + tuple(s) for s in in_shapes]
+    padded = padded_shapes(in_shapes, ndim)
     static = static or ((False,) * ndim,) * len(padded)
     layouts = layouts or ("C",) * len(padded)
     return tuple((lay, tuple(p[d] == 1 and (out_shape[d] != 1 or st[d]) for d in range(ndim)))
@@ -361,7 +366,7 @@ class CompiledGroup:
                 return launch_loaders(threads, lambda: self.module(("flat", False, j)).flat,
                                       lambda: self.module(("flat", True, j)).flat)
         else:
-            pads = [(1,) * (ndim - len(s)) + tuple(s) for s in in_shapes]
+            pads = padded_shapes(in_shapes, ndim)
             patterns = patterns_for_shapes(in_shapes, out_shape, self._static.get(ndim),
                                            layouts)
 
@@ -416,7 +421,7 @@ class CompiledGroup:
         size = int(np.prod(out_shape, dtype=np.int64))
         if not (self._fast_ok and size < PARALLEL_MIN and self._compute == self.spec.out_dtype):
             return None
-        pads = [(1,) * (ndim - len(s)) + tuple(s) for s in in_shapes]
+        pads = padded_shapes(in_shapes, ndim)
         patterns = patterns_for_shapes(in_shapes, out_shape, self._static.get(ndim), layouts)
         nd = self.module(("nd", ndim, patterns, False)).nd
         dtype = np.dtype(self._compute)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.graph import ancestors
 from ..core.tensor import Constant
 
 #: the passes compile_plan runs by default, in order
@@ -30,18 +31,6 @@ def _pure(node) -> bool:
     draws, ``effects`` for assignment, ordering, printing, loops)."""
     extra = node.op.extra
     return not extra.get("stateful") and not extra.get("effects")
-
-
-def _topological(outputs) -> list:
-    seen: dict[int, object] = {}
-    stack = list(outputs)
-    while stack:
-        t = stack.pop()
-        if t.id in seen:
-            continue
-        seen[t.id] = t
-        stack.extend(t.inputs)
-    return [seen[i] for i in sorted(seen)]  # ids grow with creation: inputs come first
 
 
 def _rebuild(node, inputs):
@@ -60,7 +49,7 @@ def rewrite(outputs, rule) -> list:
     """Apply ``rule(node) -> replacement | None`` bottom-up over what ``outputs``
     need, rebuilding consumers of replaced nodes. Returns the new outputs."""
     mapped: dict[int, object] = {}
-    for node in _topological(outputs):
+    for node in ancestors(outputs):
         new = _rebuild(node, [mapped[s.id] for s in node.inputs])
         replacement = rule(new) if new.inputs else None
         mapped[node.id] = new if replacement is None else replacement

@@ -111,18 +111,24 @@ def compile_plan(outputs, fuse_elementwise: bool = True, passes=DEFAULT_PASSES) 
 
 def _group_step(root, value_order, group_of) -> Step:
     members = [n for n in value_order if group_of.get(n.id) == root.id and n.op.name != "fill"]
-    member_ids = {m.id for m in members}
-    arrays, scalars, seen = [], [], set()
-    for m in members:
-        for src in m.inputs:
-            if src.id in member_ids or src.id in seen:
-                continue
-            seen.add(src.id)
-            (scalars if is_scalar_source(src) else arrays).append(src)
+    arrays, scalars = _external_inputs(members, {m.id for m in members})
     spec = build_group_spec(members, arrays, scalars)
     ndim = None if root.shape is None else len(root.shape)
     return Step("group", root, array_inputs=arrays, scalar_inputs=scalars, members=members,
                 kernel=CompiledGroup(spec, ndim, [a.shape for a in arrays]))
+
+
+def _external_inputs(members, inside: set) -> tuple[list, list]:
+    """The nodes a fused loop over ``members`` reads from outside (ids ``inside``), each
+    once, in order: ``(arrays read per element, scalar sources)``."""
+    arrays, scalars, seen = [], [], set()
+    for m in members:
+        for src in m.inputs:
+            if src.id in inside or src.id in seen:
+                continue
+            seen.add(src.id)
+            (scalars if is_scalar_source(src) else arrays).append(src)
+    return arrays, scalars
 
 
 def _fused_reduce_step(red, src, value_order, group_of) -> Step:
@@ -136,13 +142,7 @@ def _fused_reduce_step(red, src, value_order, group_of) -> Step:
                 cone.add(s.id)
                 stack.append(s)
     members = [n for n in value_order if n.id in cone]
-    arrays, scalars, seen = [], [], set()
-    for m in members:
-        for s in m.inputs:
-            if s.id in cone or s.id in seen:
-                continue
-            seen.add(s.id)
-            (scalars if is_scalar_source(s) else arrays).append(s)
+    arrays, scalars = _external_inputs(members, cone)
     spec = build_group_spec(members, arrays, scalars)
     kernel = CompiledReduceGroup(spec, red.op.name, red.attrs["axes"], red.attrs["keepdims"],
                                  len(src.shape), red.dtype, [a.shape for a in arrays])

@@ -42,6 +42,7 @@ from .codegen import (
     input_patterns,
     launch,
     numba_type,
+    padded_shapes,
     parallel_decorator,
     patterns_for_shapes,
     signed_decorator,
@@ -506,7 +507,7 @@ class CompiledReduceGroup:
         else:
             it = iter(out_shape)
             kept = tuple(1 if d in axes else next(it) for d in range(ndim))
-        pads = [(1,) * (ndim - len(s)) + tuple(s) for s in in_shapes]
+        pads = padded_shapes(in_shapes, ndim)
         try:
             domain = np.broadcast_shapes(*pads, kept)
         except ValueError:

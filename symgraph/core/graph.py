@@ -201,15 +201,7 @@ class Graph:
     # -- inspection -----------------------------------------------------------
     def ancestors(self, outputs: Iterable) -> list:
         """Every node the outputs depend on (data or shape), in creation order."""
-        seen: dict[int, object] = {}
-        stack = list(outputs)
-        while stack:
-            t = stack.pop()
-            if t.id in seen:
-                continue
-            seen[t.id] = t
-            stack.extend(t.inputs)
-        return [seen[i] for i in sorted(seen)]
+        return ancestors(outputs)
 
     def to_networkx(self, outputs: Iterable | None = None):
         """A networkx DiGraph of the graph (or of what ``outputs`` depend on).
@@ -281,6 +273,24 @@ def make_leaf(graph: Graph, op, cls, shape, dtype: str, name: str, attrs: dict |
     if key is not None:
         graph._table[key] = node
     return node
+
+
+def ancestors(outputs: Iterable, data_only: bool = False) -> list:
+    """The nodes ``outputs`` depend on (``data_only``: through inputs read for their
+    values, not their shapes), themselves included, in creation order, which is a
+    topological order: a node's inputs exist before it."""
+    seen: dict[int, object] = {}
+    stack = list(outputs)
+    while stack:
+        t = stack.pop()
+        if t.id in seen:
+            continue
+        seen[t.id] = t
+        if data_only:
+            stack.extend(src for i, src in enumerate(t.inputs) if t.op.reads_data(i))
+        else:
+            stack.extend(t.inputs)
+    return [seen[i] for i in sorted(seen)]
 
 
 def _signed_zeros(attrs_key: tuple) -> tuple:
