@@ -7,7 +7,7 @@ the requested outputs need, as numba kernels.
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "Tensor", "Graph", "function", "get_default_graph"]
+__all__ = ["__version__", "Tensor", "Graph", "function", "get_default_graph", "load", "save"]
 
 
 def __getattr__(name):  # keep ``import symgraph`` light: load on first use
@@ -19,6 +19,14 @@ def __getattr__(name):  # keep ``import symgraph`` light: load on first use
         from .core import graph
 
         return getattr(graph, name)
+    if name in ("save", "load"):
+        from . import io
+
+        return getattr(io, name)
+    if name == "io":
+        import importlib
+
+        return importlib.import_module(".io", __name__)
     if name == "function":
         from .runtime.function import function
 

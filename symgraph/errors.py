@@ -72,6 +72,12 @@ class GraphError(SymgraphError, ValueError):
     """A malformed graph: tensors of different graphs mixed, unknown ops, bad arguments."""
 
 
+class GraphFileError(SymgraphError, ValueError):
+    """A graph file that cannot be written or read: not a symgraph file, damaged,
+    hostile (unknown ops, bad references, absurd sizes, zip bombs), or from a newer
+    format version. The message names the file and, where there is one, the node."""
+
+
 def describe_inputs(inputs) -> str:
     """Describe tensors as ``(shape dtype, ...)`` for error messages."""
     parts = []

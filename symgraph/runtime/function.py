@@ -44,6 +44,8 @@ class Function:
         self.name = name
         for t in self.inputs:
             if not isinstance(t, Placeholder):
+        self.fuse = fuse
+        self.passes = None if passes is None else tuple(passes)
                 raise GraphError(f"K.function inputs must be placeholders, got {t!r}")
         if len({t.id for t in self.inputs}) != len(self.inputs):
             raise GraphError("K.function inputs contain the same placeholder twice")
@@ -67,6 +69,7 @@ class Function:
             self.updates.append((var, value))
         targets = self.outputs + [v for _, v in self.updates] + update_ops
         graphs = {t.graph for t in targets + self.inputs}
+        self.update_ops = update_ops
         if len(graphs) > 1:
             raise GraphError("K.function got tensors from different graphs "
                              "(some were created before K.clear_session()?)")
