@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _IMAGE_DATA_FORMAT = "channels_last"
@@ -68,6 +70,8 @@ def num_threads() -> int:
     ``set_num_threads`` wins, then ``$SYMGRAPH_NUM_THREADS``, then numba's thread pool
     size (``$NUMBA_NUM_THREADS`` or the number of cores). Results never depend on it:
     parallel kernels split work over fixed-size chunks combined in a fixed order.
+    Calls from a thread with a cap (:func:`set_kernel_thread_cap`, set by batched
+    runs) use at most that many.
     """
     if _NUM_THREADS[0] is None:
         import os
@@ -99,3 +103,37 @@ def set_num_threads(n: int) -> None:
         ValueError: for ``n < 1``.
     """
     _NUM_THREADS[0] = _check_threads(n)
+
+
+# -- a per-thread cap on kernel threads (set by batched runs: runtime.threads) ------------------
+KERNEL_THREAD_CAP = threading.local()  #: ``.n``: this thread's cap (absent or 0: no cap)
+
+
+def kernel_thread_cap() -> int | None:
+    """Return the cap on kernel threads for calls made from the current thread, or
+    ``None`` when there is none (the usual case: :func:`num_threads` applies).
+
+    The cap is thread-local: batched runs (``Function.map`` / ``Function.predict``)
+    set it in each worker thread so that ``workers x kernel threads`` stays within
+    the cores available. Kernels check it when they launch, not when a function is
+    prepared, so one prepared function honours the cap of whichever thread calls it.
+    """
+    return getattr(KERNEL_THREAD_CAP, "n", 0) or None
+
+
+def set_kernel_thread_cap(n: int | None) -> int | None:
+    """Cap the kernel threads of calls made from the current thread at ``n``
+    (``None``: remove the cap). Returns the previous cap (``None`` if there was none).
+
+    Raises:
+        ValueError: for ``n < 1``.
+    """
+    previous = kernel_thread_cap()
+    if n is None:
+        KERNEL_THREAD_CAP.n = 0
+    else:
+        n = int(n)
+        if n < 1:
+            raise ValueError(f"the kernel thread cap must be >= 1, got {n}")
+        KERNEL_THREAD_CAP.n = n
+    return previous

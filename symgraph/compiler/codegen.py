@@ -163,6 +163,7 @@ PARALLEL_HEADER = HEADER.replace("from numba import njit", "from numba import nj
 
 PARALLEL_MIN = 1 << 18  #: elements below which kernels always run serially
 _PAR_LOCK = threading.Lock()  # numba's workqueue pool cannot run two parallel launches
+_THREAD_CAP = config.KERNEL_THREAD_CAP  # per-thread cap on n_threads (0 or absent: none)
 
 
 def parallel_decorator(decorator: str) -> str:
@@ -188,7 +189,14 @@ def launch_loaders(n_threads: int, serial_loader, parallel_loader):
 def launch(n_threads: int, serial_loader, parallel_loader, *args) -> None:
     """Run ``serial_loader()(*args)``, or the parallel twin when ``n_threads > 1`` and no
     other parallel launch is in flight (twins compute identical results). Loaders
-    return the compiled function, so a twin is only compiled when it runs."""
+    return the compiled function, so a twin is only compiled when it runs.
+    ``n_threads`` is lowered to the calling thread's cap
+    (:func:`symgraph.config.set_kernel_thread_cap`, set by batched runs): runners bind
+    ``n_threads`` when they are prepared, the cap is read here, at launch."""
+    if n_threads > 1:
+        cap = getattr(_THREAD_CAP, "n", 0)  # thread-local (config.set_kernel_thread_cap)
+        if cap and cap < n_threads:
+            n_threads = cap
     if n_threads > 1 and _PAR_LOCK.acquire(blocking=False):
         try:
             import numba

@@ -9,6 +9,8 @@ call state is local, so several threads can call one function at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import numpy as np
 
 from ..compiler.passes import DEFAULT_PASSES
@@ -42,10 +44,10 @@ class Function:
         self.inputs = list(inputs or [])
         self.outputs = list(outputs)
         self.name = name
-        for t in self.inputs:
-            if not isinstance(t, Placeholder):
         self.fuse = fuse
         self.passes = None if passes is None else tuple(passes)
+        for t in self.inputs:
+            if not isinstance(t, Placeholder):
                 raise GraphError(f"K.function inputs must be placeholders, got {t!r}")
         if len({t.id for t in self.inputs}) != len(self.inputs):
             raise GraphError("K.function inputs contain the same placeholder twice")
@@ -67,9 +69,9 @@ class Function:
                 raise GraphError(f"update target must be a variable, got {var!r}")
             value = _as_update_value(value, var)
             self.updates.append((var, value))
+        self.update_ops = update_ops
         targets = self.outputs + [v for _, v in self.updates] + update_ops
         graphs = {t.graph for t in targets + self.inputs}
-        self.update_ops = update_ops
         if len(graphs) > 1:
             raise GraphError("K.function got tensors from different graphs "
                              "(some were created before K.clear_session()?)")
@@ -163,6 +165,168 @@ class Function:
                 node.inputs[0].assign(value, take=take)
         return results
 
+    # -- batched runs (runtime.batch) -------------------------------------------------
+    def map(self, batches: Iterable, *, threads: int | None = None,
+            progress: bool | None = None, ordered: bool = True) -> Iterator[list]:
+        """Call this function on every feed of ``batches``, several at once, and
+        iterate over the results.
+
+        Each batch is an ordinary call ``self(feed)``, run on a thread pool (the
+        kernels release the GIL). ``batches`` is consumed lazily and at most
+        ``2 x threads`` batches are in flight, so a generator of a million batches
+        runs in bounded memory. Results are bit-identical to a serial loop
+        ``[f(b) for b in batches]`` run with single-threaded BLAS, whatever
+        ``threads`` (numba kernels never depend on their thread count; BLAS is kept
+        at one thread per call, see :mod:`symgraph.runtime.threads`).
+
+        Args:
+            batches: an iterable of feeds, each what ``self(...)`` accepts (a list
+                of arrays, one per input, or one array for a one-input function).
+            threads: batches run at once (``None``: the cores available,
+                ``len(os.sched_getaffinity(0))``). Each call's numba kernels get
+                ``max(1, cores // threads)`` threads and BLAS one, so the cores are
+                never oversubscribed. A function with updates or random ops runs
+                its batches one at a time, in order; ``threads > 1`` is refused.
+            progress: a progress bar on stderr counted in rows (dim 0 of each
+                feed's first input): ``None`` shows it when stderr is a terminal,
+                ``True`` always, ``False`` never. Lists and tuples of feeds show a
+                total; other iterables show rows and rows/s.
+            ordered: yield results in the order of ``batches`` (``False``: as they
+                complete).
+
+        Returns:
+            An iterator of what ``self(feed)`` returns for each batch. Closing it
+            (``close()``, ``with``, or dropping it after ``break``) runs no further
+            batches and stops its threads. An exception of a batch is raised by
+            the iterator as it is, with a note naming the batch.
+
+        Raises:
+            TypeError: ``batches`` is not iterable (or is one array), or a bad
+                ``threads`` / ``ordered``.
+            ValueError: ``threads < 1``, or ``threads > 1`` for a function with
+                updates or random ops.
+
+        Example:
+            >>> import numpy as np
+            >>> import symgraph.backend as K
+            >>> x = K.placeholder(shape=(None, 3))
+            >>> f = K.function([x], [K.sum(x * 2.0, axis=1)])
+            >>> feeds = ([np.full((2, 3), i, "float32")] for i in range(3))
+            >>> [out[0].tolist() for out in f.map(feeds, threads=2, progress=False)]
+            [[0.0, 0.0], [6.0, 6.0], [12.0, 12.0]]
+        """
+        from .batch import map_batches
+
+        return map_batches(self, batches, threads=threads, progress=progress,
+                           ordered=ordered)
+
+    def predict(self, inputs, *, batch_size: int = 1024, threads: int | None = None,
+                progress: bool | None = None) -> list:
+        """Run this function over arrays split along axis 0, and stack the outputs.
+
+        ``inputs`` are cut into batches of ``batch_size`` rows (the last one may be
+        shorter), each an ordinary call ``self(batch)`` on a thread pool; each
+        batch's outputs are written straight into result arrays allocated before
+        any batch runs (their shapes come from the function's run-time shape
+        propagation, which needs no data), so memory is the results plus a few
+        batches. Results are bit-identical to a serial loop over the same batches
+        run with single-threaded BLAS, whatever ``threads`` (see :meth:`map`).
+
+        Args:
+            inputs: one array per input placeholder (a list, a tuple or a dict
+                keyed by placeholder), or one array for a one-input function; all
+                with the same number of rows.
+            batch_size: rows per call (``>= 1``).
+            threads: batches run at once (``None``: the cores available); the
+                thread policy of :meth:`map`.
+            progress: a progress bar in rows (``None``: when stderr is a terminal).
+
+        Returns:
+            One array per output, each with the inputs' rows as its dim 0.
+
+        Raises:
+            FeedError: no inputs, the wrong number of them, inputs of different
+                lengths (naming the placeholder), or a fixed batch dim that the
+                batches do not match.
+            ShapeError: an output whose dim 0 is not the batch's rows (a mean, a
+                variable...); use :meth:`map` for those.
+            TypeError, ValueError: a bad ``batch_size`` or ``threads``.
+
+        Example:
+            >>> import numpy as np
+            >>> import symgraph.backend as K
+            >>> x = K.placeholder(shape=(None, 2))
+            >>> f = K.function([x], [x + 1.0, K.sum(x, axis=1)])
+            >>> plus, sums = f.predict(np.ones((5, 2), "float32"), batch_size=2,
+            ...                        progress=False)
+            >>> plus.shape, sums.tolist()
+            ((5, 2), [2.0, 2.0, 2.0, 2.0, 2.0])
+        """
+        from .batch import predict
+
+        return predict(self, inputs, batch_size=batch_size, threads=threads,
+                       progress=progress)
+
+    def output_shapes(self, input_shapes) -> list[tuple]:
+        """Return the shape of each output for inputs of ``input_shapes``, from the
+        shape rules alone (the run-time shape propagation of a call): no kernel runs
+        and no data is needed.
+
+        Args:
+            input_shapes: one shape (a sequence of ints) per input placeholder, in the
+                order of ``inputs``.
+
+        Returns:
+            One tuple of ints per output, in the order of ``outputs``.
+
+        Raises:
+            FeedError: when the number of shapes differs from the inputs, or a shape
+                does not fit its placeholder (naming the placeholder).
+            ShapeError: when the shapes do not work together (naming the node).
+
+        Example:
+            >>> import symgraph.backend as K
+            >>> x = K.placeholder(shape=(None, 3))
+            >>> f = K.function([x], [K.sum(x, axis=1), K.concatenate([x, x])])
+            >>> f.output_shapes([(5, 3)])
+            [(5,), (5, 6)]
+        """
+        input_shapes = list(input_shapes)
+        if len(input_shapes) != len(self.inputs):
+            raise FeedError(f"this function takes {len(self.inputs)} inputs "
+                            f"({', '.join(t.name for t in self.inputs)}), "
+                            f"got {len(input_shapes)} shapes")
+        fed = {}
+        for ph, shape in zip(self.inputs, input_shapes):
+            shape = tuple(int(d) for d in shape)
+            if any(d < 0 for d in shape) or not dims_compatible(ph.shape, shape):
+                raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects shape "
+                                f"{shape_str(ph.shape)}; got shape {shape_str(shape)}")
+            fed[ph.id] = _Shaped(shape)  # the shape rules read feeds' shapes only
+        shapes = self._concrete_shapes({**fed, **self._defaults})
+        return [tuple(shapes[t.id]) for t in self._output_nodes]
+
+    def to_dask(self, *arrays):
+        """Lazy dask arrays of the outputs over dask arrays chunked along axis 0, one
+        task per chunk (see :func:`symgraph.dask.map_blocks`; needs
+        ``pip install 'symgraph[dask]'``).
+
+        Args:
+            *arrays: one dask array per input placeholder.
+
+        Returns:
+            A list with one dask array per output.
+
+        Example:
+            >>> import dask.array as da, symgraph.backend as K  # doctest: +SKIP
+            >>> x = K.placeholder(shape=(None, 3))              # doctest: +SKIP
+            >>> f = K.function([x], [x * 2])                    # doctest: +SKIP
+            >>> [y] = f.to_dask(da.ones((10, 3), chunks=(4, 3)))  # doctest: +SKIP
+        """
+        from ..dask import map_blocks  # dask is an optional dependency
+
+        return map_blocks(self, *arrays)
+
     def _as_input_list(self, inputs) -> list:
         if inputs is None:
             return []
@@ -203,6 +367,15 @@ class Function:
             else:
                 shapes[node.id] = _infer_concrete(node, shapes)
         return shapes
+
+
+class _Shaped:
+    """A stand-in feed for shape propagation: only ``.shape`` is read."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: tuple):
+        self.shape = shape
 
 
 def _owned_values(steps) -> frozenset:
@@ -266,6 +439,28 @@ class _Single:
 
     def __call__(self, inputs=None):
         return self.fn(inputs)[0]
+
+    def to_dask(self, *arrays):
+        """The lazy dask array of the one output (see :meth:`Function.to_dask`)."""
+        from ..dask import map_blocks  # dask is an optional dependency
+
+        return map_blocks(self, *arrays)
+
+    def map(self, batches: Iterable, *, threads: int | None = None,
+            progress: bool | None = None, ordered: bool = True) -> Iterator[np.ndarray]:
+        """:meth:`Function.map`, yielding one array per batch (not a list)."""
+        from .batch import map_batches
+
+        return map_batches(self.fn, batches, threads=threads, progress=progress,
+                           ordered=ordered, single=True)
+
+    def predict(self, inputs, *, batch_size: int = 1024, threads: int | None = None,
+                progress: bool | None = None) -> np.ndarray:
+        """:meth:`Function.predict`, returning one array (not a list)."""
+        from .batch import predict
+
+        return predict(self.fn, inputs, batch_size=batch_size, threads=threads,
+                       progress=progress, single=True)
 
     def __getattr__(self, name):
         return getattr(self.fn, name)
