@@ -1,9 +1,7 @@
 """Batched prediction in one process: ``f.predict`` of a 784-512-512-10 relu/softmax
 MLP (float32) at threads=1 and threads=2, idle and with one core kept busy by
 another process (a ``python -c 'while True: pass'`` child), against a plain serial
-loop of ordinary calls ``f(batch)`` (BLAS at its default thread count), and
-threads=1 with numba's kernels kept serial (``config.set_num_threads(1)``: what
-threads=1 costs when numba's idle OpenMP workers spin on the core BLAS needs).
+loop of ordinary calls ``f(batch)`` (numba and BLAS at their default thread counts).
 
 Rounds are interleaved (every configuration once per round); the table shows
 medians, rows/s, and each run's speed relative to threads=1 under the same load
@@ -28,7 +26,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent.parent / "examples"))
 from batch_predict import build_mlp  # noqa: E402
 
-from symgraph import config  # noqa: E402
 from symgraph.runtime.threads import available_cores, blas_get_threads  # noqa: E402
 
 
@@ -39,15 +36,6 @@ def _runs(f, xs, batch_size: int, plain: bool):
         "predict threads=2": lambda: f.predict(xs, batch_size=batch_size, threads=2,
                                                progress=False),
     }
-    def serial_kernels():  # threads=1 with numba's kernels kept serial too
-        previous = config.num_threads()
-        config.set_num_threads(1)
-        try:
-            return f.predict(xs, batch_size=batch_size, threads=1, progress=False)
-        finally:
-            config.set_num_threads(previous)
-
-    runs["threads=1 serial kernels"] = serial_kernels
     if plain:
         runs["serial loop f(batch)"] = lambda: np.concatenate(
             [f(xs[lo:lo + batch_size]) for lo in range(0, len(xs), batch_size)])

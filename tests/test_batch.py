@@ -103,8 +103,8 @@ def test_a_blas_product_whose_bits_depend_on_openblas_threads_does_not_depend_on
 
 
 def test_large_kernels_give_the_same_bits_serial_or_parallel_under_the_cap():
-    """Above PARALLEL_MIN, threads=1 lets kernels use the cores (parallel twins) and
-    threads=2 caps them (serial twins): the same bits either way."""
+    """Above PARALLEL_MIN, a plain call runs the parallel twins and batched runs cap
+    the kernels at one thread (serial twins): the same bits either way."""
     rng = np.random.default_rng(4)
     x = K.placeholder((None, 512))
     y = K.exp(-K.square(x)) * 3.0 + K.tanh(x)
@@ -347,9 +347,10 @@ def test_the_policy_never_oversubscribes():
         policy = threads.policy_for(workers)
         assert policy.workers * policy.kernel_threads <= max(cores, workers)
         assert policy.kernel_threads >= 1 and policy.blas_threads == 1
+    # T threads in all: kernels stay serial, batches use the cores
     assert threads.kernel_threads(2, cores=2) == 1
-    assert threads.kernel_threads(1, cores=2) == 2
-    assert threads.kernel_threads(2, cores=16) == 8
+    assert threads.kernel_threads(1, cores=2) == 1
+    assert threads.kernel_threads(2, cores=16) == 1
 
 
 def test_launch_honours_the_thread_local_cap():

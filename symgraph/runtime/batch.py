@@ -12,8 +12,8 @@ the GIL, so batches overlap on the cores. There is no second execution path.
   run-time shape propagation (no concatenation copy).
 
 Threads (see :mod:`symgraph.runtime.threads`): ``threads=None`` runs as many
-batches at once as there are cores available; each call's numba kernels get
-``max(1, cores // threads)`` threads and BLAS one thread, so threads never
+batches at once as there are cores available; each call's numba kernels and BLAS
+run on one thread, so ``threads`` is the number of threads in all, they never
 oversubscribe the cores and the results never depend on ``threads``.
 
 Order-dependent functions run their batches one after another, in order: a

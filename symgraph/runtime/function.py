@@ -183,9 +183,9 @@ class Function:
             batches: an iterable of feeds, each what ``self(...)`` accepts (a list
                 of arrays, one per input, or one array for a one-input function).
             threads: batches run at once (``None``: the cores available,
-                ``len(os.sched_getaffinity(0))``). Each call's numba kernels get
-                ``max(1, cores // threads)`` threads and BLAS one, so the cores are
-                never oversubscribed. A function with updates or random ops runs
+                ``len(os.sched_getaffinity(0))``). Each call's numba kernels and
+                BLAS run on one thread, so ``threads`` is the threads in all and
+                the cores are never oversubscribed. A function with updates or random ops runs
                 its batches one at a time, in order; ``threads > 1`` is refused.
             progress: a progress bar on stderr counted in rows (dim 0 of each
                 feed's first input): ``None`` shows it when stderr is a terminal,

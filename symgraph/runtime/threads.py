@@ -3,13 +3,17 @@
 Batched runs (``Function.map`` / ``Function.predict``) run ``T`` batches at once on
 a thread pool. Each call may itself use threads: numba's (large fused loops,
 reductions, softmax) and BLAS's (matmul, conv, through NumPy's OpenBLAS). The
-policy keeps ``T x per-call threads <= cores``:
+policy makes ``T`` the number of threads in all (``T <= cores`` by default):
 
 * the cores are :func:`available_cores` (``os.sched_getaffinity``, the CPUs this
   process may run on, else ``os.cpu_count()``);
-* numba kernel threads per call are ``max(1, cores // T)``, a thread-local cap
-  (:func:`symgraph.config.set_kernel_thread_cap`) that ``compiler.codegen.launch``
-  reads at launch time (2 cores and ``T = 2``: serial kernels);
+* numba kernels run serially in every call of a batched run, through a thread-local
+  cap (:func:`symgraph.config.set_kernel_thread_cap`) that ``compiler.codegen.launch``
+  reads at launch time: the run's parallelism is across batches. Giving each call
+  ``cores // T`` kernel threads instead was measured slower: after a parallel kernel,
+  numba's OpenMP workers spin-wait on the cores the next (single-threaded) BLAS call
+  needs, so ``threads=1`` on 2 cores ran 1.10x slower idle and 1.65x slower with one
+  core busy elsewhere than with serial kernels (``benchmarks/bench_batch.py``);
 * BLAS runs single-threaded during a batched run, for every ``T``. OpenBLAS's
   results depend on its thread count for some shapes (it splits the work of a
   ``(256, 500) @ (500, 256)`` float32 product differently with 1 and 2 threads,
@@ -71,15 +75,14 @@ def available_cores() -> int:
 
 
 def kernel_threads(workers: int, cores: int | None = None) -> int:
-    """Numba kernel threads each of ``workers`` concurrent calls may use:
-    ``max(1, cores // workers)``.
+    """Numba kernel threads each of ``workers`` concurrent calls may use: 1 (see the
+    module notes: batches, not kernels, use the cores in a batched run).
 
     Example:
-        >>> kernel_threads(2, cores=2), kernel_threads(1, cores=8), kernel_threads(3, cores=8)
-        (1, 8, 2)
+        >>> kernel_threads(2, cores=2), kernel_threads(1, cores=8)
+        (1, 1)
     """
-    cores = available_cores() if cores is None else cores
-    return max(1, cores // max(1, workers))
+    return 1
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,7 @@ class ThreadPolicy:
 
     Attributes:
         workers: batches run at once (the thread pool's size; 1: in the caller's thread).
-        kernel_threads: numba threads each call may use (``workers x kernel_threads
-            <= cores``).
+        kernel_threads: numba threads each call may use (always 1: see the module notes).
         blas_threads: BLAS threads each call may use (always 1: see the module notes).
         cores: the cores available when the policy was made.
     """
