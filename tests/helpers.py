@@ -52,3 +52,16 @@ def random_elementwise_graph(rng, unary, binary, width: int, steps: int = 8):
             a, b = rng.integers(len(nodes), size=2)
             nodes.append(binary[rng.integers(len(binary))](nodes[a], nodes[b]))
     return x, y, nodes
+
+
+def needs_keras_231():
+    """A pytest mark skipping a module unless ``keras==2.3.1`` is installed."""
+    import importlib.metadata
+
+    import pytest
+
+    try:
+        version = importlib.metadata.version("keras")
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    return pytest.mark.skipif(version != "2.3.1", reason="needs keras==2.3.1 (the keras2 extra)")

@@ -4,7 +4,6 @@ function of the model and close to ``model.predict``."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import subprocess
 import sys
@@ -13,18 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers import needs_keras_231
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _keras_version():
-    try:
-        return importlib.metadata.version("keras")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-pytestmark = pytest.mark.skipif(_keras_version() != "2.3.1",
-                                reason="needs keras==2.3.1 (the keras2 extra)")
+pytestmark = needs_keras_231()
 
 # the loading process: keras (and TensorFlow) cannot be imported there
 NO_KERAS = """

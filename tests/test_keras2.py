@@ -8,7 +8,6 @@ below checks one scenario's results.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import subprocess
@@ -17,16 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import needs_keras_231
 
-def _keras_version() -> str | None:
-    try:
-        return importlib.metadata.version("keras")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-pytestmark = pytest.mark.skipif(_keras_version() != "2.3.1",
-                                reason="needs keras==2.3.1 (the keras2 extra)")
+pytestmark = needs_keras_231()
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = Path(__file__).resolve().parent / "keras2_worker.py"

@@ -62,15 +62,7 @@ def check_threads(threads) -> int | None:
     """
     if threads is None:
         return None
-    if isinstance(threads, bool):
-        raise TypeError(f"threads must be an int >= 1 or None, got {threads!r}")
-    try:
-        threads = operator.index(threads)
-    except TypeError:
-        raise TypeError(f"threads must be an int >= 1 or None, got {threads!r}") from None
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    return threads
+    return _positive_int(threads, "threads", " or None")
 
 
 def check_batch_size(batch_size) -> int:
@@ -80,15 +72,19 @@ def check_batch_size(batch_size) -> int:
         TypeError: for a non-integer (``bool`` included).
         ValueError: for ``batch_size < 1``.
     """
-    if isinstance(batch_size, bool):
-        raise TypeError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    return _positive_int(batch_size, "batch_size")
+
+
+def _positive_int(value, name: str, alternative: str = "") -> int:
+    if isinstance(value, bool):  # an int subclass, but never meant as a count
+        raise TypeError(f"{name} must be an int >= 1{alternative}, got {value!r}")
     try:
-        batch_size = operator.index(batch_size)
+        value = operator.index(value)
     except TypeError:
-        raise TypeError(f"batch_size must be an int >= 1, got {batch_size!r}") from None
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    return batch_size
+        raise TypeError(f"{name} must be an int >= 1{alternative}, got {value!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
 
 
 def _random_node(nodes, seen: set) -> object | None:
