@@ -49,7 +49,6 @@ from collections import OrderedDict
 import numpy as np
 
 try:
-    import dask
     import dask.array as da
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
@@ -163,18 +162,18 @@ def _function_token(fn: Function) -> str:
 
 
 class _local_kernel_cap:  # noqa: N801 (used as a context manager, like a function)
-    """In-process tasks in a thread pool (dask's threaded scheduler) cap their numba
-    kernels at ``cores // pool threads`` so the pool does not oversubscribe the cores;
-    the synchronous scheduler (main thread) keeps the usual thread count."""
+    """In-process tasks in a thread pool (dask's threaded scheduler) run serial numba
+    kernels, as batched runs do (``symgraph.runtime.threads``): the pool's threads are
+    the parallelism, and parallel kernels' spinning OpenMP workers would take the cores
+    the other tasks and BLAS need. The synchronous scheduler (main thread) keeps the
+    usual thread count."""
 
     __slots__ = ("previous",)
 
     def __enter__(self):
         self.previous = False
         if threading.current_thread() is not threading.main_thread():
-            pool = dask.config.get("num_workers", None) or dask.system.CPU_COUNT
-            self.previous = config.set_kernel_thread_cap(
-                max(1, config.num_threads() // max(1, int(pool))))
+            self.previous = config.set_kernel_thread_cap(1)
         return self
 
     def __exit__(self, *exc):
@@ -242,13 +241,14 @@ def _worker_nthreads() -> int | None:
 
 
 def _default_worker_threads() -> None:
-    """On the first load in a worker process (unless :func:`warmup` chose already):
-    a worker running several tasks at once gets single-threaded kernels."""
+    """On the first load in a worker process: single-threaded kernels. The workers
+    (processes x threads) are the parallelism, as in batched runs
+    (``symgraph.runtime.threads``); dask's nanny already starts them with one BLAS
+    thread (``OPENBLAS_NUM_THREADS=1``)."""
     if _THREADS_SET[0]:
         return
-    nthreads = _worker_nthreads()
-    if nthreads is not None:
-        _set_kernel_threads(1 if nthreads > 1 else config.num_threads())
+    if _worker_nthreads() is not None:
+        _set_kernel_threads(1)
 
 
 def _set_kernel_threads(n: int) -> None:
@@ -257,13 +257,6 @@ def _set_kernel_threads(n: int) -> None:
     _THREADS_SET[0] = True
     if not os.environ.get("SYMGRAPH_NUM_THREADS"):
         config.set_num_threads(n)
-
-
-def _available_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 # -- building the dask graph -------------------------------------------------------------------
@@ -381,6 +374,10 @@ def _output_tails(fn: Function, arrays: tuple, rows: tuple[int, ...]) -> list[tu
     return result
 
 
+def _run_task(task: FunctionTask, *chunks: np.ndarray) -> list:
+    return task(*chunks)
+
+
 def _safe_name(name: str) -> str:
     return re.sub(r"[^0-9A-Za-z_]", "_", name)[:40] or "output"
 
@@ -426,8 +423,14 @@ def map_blocks(f: Function | _Single, *arrays: da.Array) -> list[da.Array] | da.
     task = FunctionTask(fn)
     token = tokenize(task, *[a.name for a in arrays])
     call = f"symgraph-call-{token}"
-    layer = {(call, i): (task, *[(a.name, i, *(0,) * (a.ndim - 1)) for a in arrays])
-             for i in range(len(rows))}
+    # the task object (the graph file's bytes, once pickled) is one key that every
+    # chunk's task depends on: distributed moves it to each worker once and keeps
+    # it there, instead of shipping the graph file inside every task
+    fn_key = f"symgraph-function-{token}"
+    layer = {fn_key: task}
+    layer.update({(call, i): (_run_task, fn_key, *[(a.name, i, *(0,) * (a.ndim - 1))
+                                                   for a in arrays])
+                  for i in range(len(rows))})
     graph = HighLevelGraph.from_collections(call, layer, dependencies=arrays)
     outputs = []
     for j, (node, tail) in enumerate(zip(fn._output_nodes, tails)):
@@ -455,15 +458,11 @@ def _zero_feeds(fn: Function, batch_rows: int) -> list[tuple[tuple, str]]:
     return feeds
 
 
-def _warm_worker(task: FunctionTask, feeds: list, host_threads: dict,
-                 dask_worker=None) -> float:
-    """Runs on each worker (``client.run`` passes ``dask_worker``): choose the kernel
-    threads, load the function, run it on zeros."""
+def _warm_worker(task: FunctionTask, feeds: list, dask_worker=None) -> float:
+    """Runs on each worker (``client.run`` passes ``dask_worker``): set serial
+    kernels, load the function, run it on zeros."""
     start = time.perf_counter()
-    nthreads = int(dask_worker.state.nthreads)
-    on_host = host_threads.get(dask_worker.address, nthreads)
-    # every worker thread on this host shares its cores
-    _set_kernel_threads(1 if nthreads > 1 else max(1, _available_cores() // on_host))
+    _set_kernel_threads(1)
     task.function()([np.zeros(shape, dtype) for shape, dtype in feeds])
     return time.perf_counter() - start
 
@@ -472,17 +471,13 @@ def warmup(client, f: Function | _Single, *, batch_rows: int = 1) -> dict[str, f
     """Load ``f`` on every worker of ``client`` and run it once on a batch of zeros,
     so numba kernels compile (or load from the worker's disk cache) before real work.
 
-    It also chooses each worker process's kernel threads: single-threaded for a
-    worker with several threads, else ``cores // threads of all workers on its
-    host`` (2 one-thread workers on 2 cores: 1 each). Without a warmup, a worker
-    with several threads still gets single-threaded kernels on its first load.
+    Workers run single-threaded kernels (set here, or on a worker's first load
+    without a warmup): the workers are the parallelism.
 
     Args:
         client: a ``distributed.Client``.
         f: the compiled function the tasks will run.
-        batch_rows: rows of the zeros batch (the size of ``None`` dims). Kernels
-            with parallel twins compile those only for batches of at least
-            ``2**18`` elements, so pass the chunk size to compile those too.
+        batch_rows: rows of the zeros batch (the size of ``None`` dims).
 
     Returns:
         ``{worker address: seconds}`` the load and the zeros batch took there.
@@ -502,9 +497,4 @@ def warmup(client, f: Function | _Single, *, batch_rows: int = 1) -> dict[str, f
         raise ValueError(f"batch_rows must be an int >= 1, got {batch_rows!r}")
     _check_pure(fn)
     feeds = _zero_feeds(fn, operator.index(batch_rows))
-    workers = client.scheduler_info(n_workers=-1)["workers"]
-    per_host: dict[str, int] = {}
-    for info in workers.values():
-        per_host[info["host"]] = per_host.get(info["host"], 0) + int(info["nthreads"])
-    host_threads = {addr: per_host[info["host"]] for addr, info in workers.items()}
-    return client.run(_warm_worker, FunctionTask(fn), feeds, host_threads)
+    return client.run(_warm_worker, FunctionTask(fn), feeds)
