@@ -149,3 +149,16 @@ def test_examples_run(script, args, expected, tmp_path):
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert expected in proc.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("distributed") is None,
+                    reason="needs the dask extra")
+def test_run_on_a_local_dask_cluster_equals_threads(model, tmp_path):
+    out, expected = model
+    proc = _cli("run", out / "m.sg", "-i", out / "in.npz", "--scheduler", "distributed",
+                "--workers", 1, "--batch-size", 300, "--out", tmp_path / "d.npz",
+                "--no-progress")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = np.load(tmp_path / "d.npz")
+    assert result["dense/softmax"].tobytes() == expected[0].tobytes()
+    assert result["add"].tobytes() == expected[1].tobytes()
