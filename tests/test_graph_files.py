@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+import warnings
 import zipfile
 
 import numpy as np
@@ -191,9 +192,11 @@ def _node(doc, op):
 
 def _zip(members, compression=zipfile.ZIP_DEFLATED) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as zf:
-        for name, data in members:
-            zf.writestr(name, data)
+    with warnings.catch_warnings():  # duplicate names are what some cases are about
+        warnings.simplefilter("ignore", UserWarning)
+        with zipfile.ZipFile(buffer, "w", compression) as zf:
+            for name, data in members:
+                zf.writestr(name, data)
     return buffer.getvalue()
 
 
