@@ -15,6 +15,7 @@ import numpy as np
 from .. import __version__, config
 from ..core.tensor import Placeholder, Tensor, Variable
 from ..errors import GraphFileError
+from ..ops.control import closure
 from . import attrs as attr_codec
 from .schema import FORMAT, VERSION
 
@@ -43,31 +44,13 @@ def function_parts(obj, inputs=None) -> tuple:
     return fn.inputs, fn.outputs, [], [], None, True, None, isinstance(obj, Tensor)
 
 
-def _closure(targets) -> list:
-    """Every node ``targets`` need, loop bodies included, in creation order."""
-    seen: dict[int, Tensor] = {}
-    loops_seen: set[int] = set()
-    stack = list(targets)
-    while stack:
-        t = stack.pop()
-        if t.id in seen:
-            continue
-        seen[t.id] = t
-        stack.extend(t.inputs)
-        for value in t.attrs.values():
-            if type(value).__name__ == "LoopBody" and id(value) not in loops_seen:
-                loops_seen.add(id(value))
-                stack.extend(value.leaves + value.captures + value.outputs)
-    return [seen[i] for i in sorted(seen)]
-
-
 def document(obj, inputs=None) -> tuple[bytes, dict]:
     """``(graph.json bytes, arrays)`` describing ``obj`` (see :func:`symgraph.io.save`)."""
     fn_inputs, outputs, updates, update_ops, name, fuse, passes, single = \
         function_parts(obj, inputs)
     targets = list(outputs) + [v for _, v in updates] + [v for v, _ in updates] + \
         list(update_ops) + list(fn_inputs)
-    nodes = _closure(targets)
+    nodes = closure(targets)
     index = {t.id: k for k, t in enumerate(nodes)}
     arrays: dict[str, np.ndarray] = {}
     loops: list[dict] = []

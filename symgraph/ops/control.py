@@ -156,6 +156,33 @@ class LoopBody:
             return found
 
 
+def closure(targets) -> list:
+    """Every node ``targets`` need, the nodes of the inner graphs of their loops
+    included (``Graph.ancestors`` follows inputs only), in creation order.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> x = K.placeholder((None, 2, 3))
+        >>> last, _, _ = K.rnn(lambda i, s: (i * 2.0, s), x, [])
+        >>> len(closure([last])) > len(last.graph.ancestors([last]))
+        True
+    """
+    seen: dict[int, Tensor] = {}
+    bodies: set[int] = set()
+    stack = list(targets)
+    while stack:
+        t = stack.pop()
+        if t.id in seen:
+            continue
+        seen[t.id] = t
+        stack.extend(t.inputs)
+        for value in t.attrs.values():
+            if isinstance(value, LoopBody) and id(value) not in bodies:
+                bodies.add(id(value))
+                stack.extend(value.leaves + value.captures + value.outputs)
+    return [seen[i] for i in sorted(seen)]
+
+
 class Layout:
     """Where each result of a loop lives in its output buffer."""
 

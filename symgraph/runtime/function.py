@@ -327,6 +327,62 @@ class Function:
 
         return map_blocks(self, *arrays)
 
+    # -- what the compiler made (symgraph.inspect) ----------------------------------------
+    def kernels(self) -> list:
+        """The compiled plan's kernels in execution order: each fused loop, reduction,
+        BLAS call or op kernel with its member nodes, inputs and kind.
+
+        Returns:
+            A list of :class:`symgraph.inspect.view.Kernel` (``k0``, ``k1``...).
+
+        Example:
+            >>> import symgraph.backend as K
+            >>> x = K.placeholder((None, 4))
+            >>> f = K.function([x], [K.sum(K.relu(x * 2.0), axis=1)])
+            >>> [(k.name, k.kind, [m.op.name for m in k.members]) for k in f.kernels()]
+            [('k0', 'fused reduction', ['multiply', 'maximum', 'sum'])]
+        """
+        from ..inspect.view import plan_kernels
+
+        return plan_kernels(self.plan)
+
+    def source(self, kernel) -> str:
+        """The generated numba source of one kernel (a :class:`Kernel`, its index, its
+        name ``'k0'`` or the name of the node it stores); for an op's hand-written
+        kernel, its Python source.
+
+        Example:
+            >>> import symgraph.backend as K
+            >>> x = K.placeholder((None, 4))
+            >>> "@njit" in K.function([x], [K.exp(x) + 1.0]).source("k0")
+            True
+        """
+        from ..inspect.compiled import kernel_source
+
+        return kernel_source(self, kernel)
+
+    def memory_plan(self, input_shapes=None, *, batch_size: int = 1):
+        """The buffers one call allocates for these input shapes: sizes, lifetimes
+        (plan steps), dead-buffer reuse and the peak bytes; no kernel runs.
+
+        Args:
+            input_shapes: one concrete shape per input (default: ``None`` dims set to
+                ``batch_size``).
+            batch_size: the size of ``None`` dims when ``input_shapes`` is not given.
+
+        Returns:
+            A :class:`symgraph.inspect.compiled.MemoryPlan` (``str()`` is a table).
+
+        Example:
+            >>> import symgraph.backend as K
+            >>> x = K.placeholder((None, 10))
+            >>> K.function([x], [K.tanh(x) * 3.0]).memory_plan(batch_size=8).peak_bytes
+            320
+        """
+        from ..inspect.compiled import memory_plan
+
+        return memory_plan(self, input_shapes, batch_size)
+
     def _as_input_list(self, inputs) -> list:
         if inputs is None:
             return []

@@ -86,7 +86,11 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
     else:
         lines.append(f"    return [{', '.join(outputs)}]")
     exec(compile("\n".join(lines) + "\n", "<symgraph runner>", "exec"), namespace)
-    return namespace["runner"]
+    runner = namespace["runner"]
+    # what the memory plan decided, for Function.memory_plan: result id -> the id of
+    # the dead input whose buffer it overwrites
+    runner.reused = namespace.get("reused", {})
+    return runner
 
 
 def build_entry(feed_specs: list, runner):
@@ -193,6 +197,7 @@ def _group_lines(step, shapes, namespace, maybe_strided, reusable=frozenset()) -
                 bound = kernel.bind_inplace(shape, in_shapes, scalars, j, layouts)
                 if bound is not None:  # dead-buffer reuse: the result overwrites src
                     namespace[f"g{node_id}"] = bound
+                    namespace.setdefault("reused", {})[node_id] = src.id
                     return [f"    v{node_id} = {general}"]
     flat = None
     if "A" not in layouts:
