@@ -2,7 +2,8 @@
 
 ``symgraph demo``, ``symgraph version``, and for graph files: ``symgraph info FILE``,
 ``symgraph run FILE --input x.npy|inputs.npz [--batch-size N] [--threads T]
-[--out out.npz] [--scheduler threads|distributed [--address ADDR]]`` and
+[--out out.npz] [--scheduler threads|distributed [--address ADDR]]``,
+``symgraph summary FILE``, ``symgraph show FILE [-o out.html|out.svg] [--compiled]`` and
 ``symgraph convert-keras model.h5 out.sg``. Bad arguments and bad files print one
 line, ``symgraph: error: ...``, and exit with status 2 (usage) or 1 (anything else),
 never a traceback.
@@ -39,6 +40,17 @@ def _parser() -> argparse.ArgumentParser:
                                        "cluster of --workers processes)")
     run.add_argument("--workers", type=_positive, default=2)
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    summ = sub.add_parser("summary", help="a table of a graph file by name scope")
+    summ.add_argument("file")
+    summ.add_argument("--batch-size", type=_positive, default=32,
+                      help="the batch the bytes, FLOPs and peak memory are for")
+    summ.add_argument("--expand", action="store_true", help="list every node")
+    show = sub.add_parser("show", help="draw a graph file: an SVG picture or the HTML view")
+    show.add_argument("file")
+    show.add_argument("-o", "--out", help="out.svg or out.html (default: an HTML view in "
+                                          "a temporary file, opened in a browser)")
+    show.add_argument("--compiled", action="store_true",
+                      help="the graph as compiled (after passes and fusion)")
     convert = sub.add_parser("convert-keras", help="a Keras 2.3.1 .h5 model to a graph file")
     convert.add_argument("model")
     convert.add_argument("out")
@@ -93,11 +105,40 @@ def _dispatch(args) -> int:
         print(describe(load(args.file), label=args.file))
     elif args.command == "run":
         return _run(args)
+    elif args.command == "summary":
+        from .inspect import summary
+
+        print(summary(args.file, batch_size=args.batch_size, expand=args.expand))
+    elif args.command == "show":
+        return _show(args)
     elif args.command == "convert-keras":
         from .io.keras2 import convert_keras
 
         convert_keras(args.model, args.out)
         print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _show(args) -> int:
+    from .io import load
+
+    fn = load(args.file)  # errors name the file before anything is drawn
+    out = args.out
+    if out is not None and out.endswith(".svg"):
+        from .inspect import to_svg
+
+        to_svg(fn, out, compiled=args.compiled, title=os.path.basename(args.file))
+        print(f"wrote {out}", file=sys.stderr)
+        return 0
+    if out is not None and not out.endswith((".html", ".htm")):
+        raise ValueError(f"-o {out}: expected a .svg or .html file name")
+    from .inspect.html import show, to_html
+
+    if out is None:
+        show(fn, compiled=args.compiled)
+    else:
+        to_html(fn, out, compiled=args.compiled)
+        print(f"wrote {out}", file=sys.stderr)
     return 0
 
 

@@ -162,3 +162,17 @@ def test_run_on_a_local_dask_cluster_equals_threads(model, tmp_path):
     result = np.load(tmp_path / "d.npz")
     assert result["dense/softmax"].tobytes() == expected[0].tobytes()
     assert result["add"].tobytes() == expected[1].tobytes()
+
+
+def test_summary_and_show_svg(model, tmp_path):
+    out, _ = model
+    proc = _cli("summary", out / "m.sg", "--batch-size", 8)
+    assert proc.returncode == 0, proc.stderr
+    assert "dense" in proc.stdout and "FLOPs/batch" in proc.stdout
+    assert "parameters: 12" in proc.stdout
+    proc = _cli("show", out / "m.sg", "-o", tmp_path / "g.svg", "--compiled")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "g.svg").read_text().startswith("<svg")
+    _one_line_error(_cli("show", out / "m.sg", "-o", tmp_path / "g.txt"), "expected a .svg")
+    (tmp_path / "bad.sg").write_bytes(b"not a zip")
+    _one_line_error(_cli("summary", tmp_path / "bad.sg"), "not a symgraph graph file")

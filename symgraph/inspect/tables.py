@@ -257,18 +257,21 @@ def _group(rows: list, expand) -> list:
     followed by the scope's nodes."""
     out: list[Row] = []
     by_scope: dict[str, list] = {}
-    order: list[str] = []
+    order: list = []  # unscoped rows in place, each scope where its first node is
     for r in rows:
         scope = _scope(r.name)
-        if scope not in by_scope:
-            by_scope[scope] = []
-            order.append(scope)
-        by_scope[scope].append(r)
-    for scope in order:
-        members = by_scope[scope]
         if not scope:
-            out += members
+            order.append(r)
+        elif scope not in by_scope:
+            by_scope[scope] = [r]
+            order.append(scope)
+        else:
+            by_scope[scope].append(r)
+    for scope in order:
+        if isinstance(scope, Row):
+            out.append(scope)
             continue
+        members = by_scope[scope]
         last = members[-1]
         count = f"({len(members)} node{'s' if len(members) > 1 else ''})"
         head = Row(scope, count, last.shape, last.dtype, last.nbytes,
