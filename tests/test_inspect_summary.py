@@ -144,3 +144,20 @@ def test_docstring_examples_run(module):
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     result = doctest.testmod(module, optionflags=flags)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_the_inspecting_guide_shows_what_the_code_prints():
+    """docs/inspecting.md: its model, then its three text blocks, exactly."""
+    import re
+    from pathlib import Path
+
+    guide = (Path(__file__).parent.parent / "docs" / "inspecting.md").read_text()
+    intro = guide.split("## Summaries")[0]
+    (code,) = re.findall(r"```python\n(.*?)```", intro, flags=re.S)
+    scope: dict = {}
+    exec(compile(code, "docs/inspecting.md", "exec"), scope)
+    f = scope["f"]
+    text = guide.split("## Summaries")[1].split("## Pictures")[0]
+    blocks = re.findall(r"^```\n(.*?)\n```$", text, flags=re.S | re.M)
+    assert blocks == [str(summary(f, batch_size=10)), format_graph(f, fused=True),
+                      str(f.memory_plan(batch_size=10))]
