@@ -71,14 +71,18 @@ def layered_layout(nodes: list, sizes: dict, edges: list, groups: dict | None = 
     layer = {}
     for n in nodes:  # topological order: inputs come first
         layer[n] = 1 + max((layer[p] for p in preds[n]), default=-1)
-    # sources other than the pinned ones (weights, constants) go just above their first
-    # reader instead of all in the top layer, so their edges stay short
+    # what does not depend on a pinned node (weights, constants and what is computed
+    # from them alone, like a reshaped bias) goes just above its first reader instead
+    # of in the top layers, so its edges stay short
     succs: dict = {n: [] for n in nodes}
     for s, t, _ in edges:
         succs[s].append(t)
+    floating = {}
     for n in nodes:
-        if not preds[n] and succs[n] and n not in pinned:
-            layer[n] = max(0, min(layer[t] for t in succs[n]) - 1)
+        floating[n] = n not in pinned and all(floating[p] for p in preds[n])
+    for n in reversed(nodes):
+        if floating[n] and succs[n]:
+            layer[n] = max(layer[n], min(layer[t] for t in succs[n]) - 1)
     # dummy points for edges that skip layers
     chains: dict = {}
     order_keys: list = list(nodes)

@@ -55,7 +55,7 @@ def drawn_nodes(x, compiled: bool = False):
 
     view = graph_view(x)
     if not compiled:
-        return ancestors(view.outputs), view.outputs, {}
+        return ancestors(view.targets), view.outputs, {}
     fn = view.function or compile_view(view)
     if fn is None:
         raise ValueError("to_svg(compiled=True): these outputs do not compile (a "
@@ -248,10 +248,10 @@ def _scopes(lay, scope: dict, ox: float, oy: float, direction: str) -> list:
         # opaque, alternating shades: the parts of one scope merge into one region,
         # and neighbouring scopes stay apart
         shade = SCOPE_SHADES[len(out) % len(SCOPE_SHADES)]
-        first = rects[order[0]]
+        first = rects[order[0]]  # label at its top right: kernel labels sit top left
         out.append(f'<g class="scope" data-scope="{html.escape(name)}" fill="{shade}">{shapes}'
-                   f'<text x="{first[0] + ox + 2:.1f}" y="{first[1] + oy - 3:.1f}" '
-                   f'fill="#4b5563" font-style="italic">'
+                   f'<text x="{first[2] + ox - 2:.1f}" y="{first[1] + oy - 3:.1f}" '
+                   f'text-anchor="end" fill="#4b5563" font-style="italic">'
                    f'{html.escape(_short(name, 40))}</text></g>')
     return out
 
@@ -268,7 +268,7 @@ def _kernel_bands(lay, kernel_of: dict, ox: float, oy: float) -> list:
             out.append(f'<rect class="kernel" data-kernel="{name}" x="{bx + ox - 6:.1f}" '
                        f'y="{by + oy - 6:.1f}" width="{bw + 12:.1f}" height="{bh + 12:.1f}" '
                        f'rx="9" fill="{shade}" fill-opacity="0.8"/>')
-        x0, y0, _, _ = _bounds(boxes)
+        x0, y0, _, _ = min(boxes, key=lambda b: (b[1], b[0]))  # on its first member
         out.append(f'<text class="kernel-label" x="{x0 + ox - 4:.1f}" y="{y0 + oy - 9:.1f}" '
                    f'fill="#92400e" font-size="10" font-weight="bold">{name} {k.kind}</text>')
     return out

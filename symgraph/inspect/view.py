@@ -81,6 +81,8 @@ class GraphView:
         inputs: the function's placeholders (or every placeholder among ``nodes``).
         function: the compiled Function, when one was given (or loaded).
         label: a title (a file name, a function name).
+        targets: what is computed: the outputs, then a function's update values and
+            update ops.
     """
 
     nodes: list
@@ -88,6 +90,11 @@ class GraphView:
     inputs: list
     function: object = None
     label: str = ""
+    targets: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.targets:
+            self.targets = list(self.outputs)
 
     def kernels(self) -> list[Kernel]:
         """The compiled plan's kernels ([] without a function)."""
@@ -122,7 +129,8 @@ def graph_view(x) -> GraphView:
     if isinstance(fn, Function):
         outputs = list(fn.outputs) + [v for _, v in fn.updates] + list(fn.update_ops)
         nodes = closure(outputs + list(fn.inputs))
-        return GraphView(nodes, list(fn.outputs), list(fn.inputs), fn, label or fn.name or "")
+        return GraphView(nodes, list(fn.outputs), list(fn.inputs), fn, label or fn.name or "",
+                         outputs)
     outputs = [x] if isinstance(x, Tensor) else list(x) if isinstance(x, (list, tuple)) \
         else None
     if not outputs or not all(isinstance(t, Tensor) for t in outputs):
