@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 
 
-def run(batches: int = 5, batch_size: int = 64, seed: int = 0) -> list[np.ndarray]:
-    """Build and run the demo model; print what happens. Returns the predictions."""
+def run(batches: int = 5, batch_size: int = 64, seed: int = 0,
+        view_path: str | None = None) -> list[np.ndarray]:
+    """Build and run the demo model; print what happens and where its interactive view
+    was written (``view_path``, default a temporary file). Returns the predictions."""
     import symgraph.backend as K
     from symgraph.inspect import format_graph
 
@@ -46,4 +49,16 @@ def run(batches: int = 5, batch_size: int = 64, seed: int = 0) -> list[np.ndarra
         print(f"  batch {i}: {n:3d} rows -> probs {p.shape}, row sums ~ {p.sum(1).mean():.4f}, "
               f"classes {np.bincount(lab, minlength=4).tolist()}  ({ms:.2f} ms)")
         results.append(p)
+
+    from symgraph.inspect import summary, to_html
+
+    print("\nSummary (batch of 64):")
+    print("  " + str(summary(f, batch_size=64)).replace("\n", "\n  "))
+    if view_path is None:
+        import tempfile
+
+        view_path = os.path.join(tempfile.mkdtemp(prefix="symgraph-demo-"), "demo.html")
+    to_html(f, view_path, profile=f.profile([batch], repeat=3))
+    print(f"\nInteractive view of this model (as written and as compiled, kernel times):\n"
+          f"  {view_path}\n  open it in a browser, or: symgraph show FILE for a saved graph")
     return results

@@ -176,3 +176,19 @@ def test_summary_and_show_svg(model, tmp_path):
     _one_line_error(_cli("show", out / "m.sg", "-o", tmp_path / "g.txt"), "expected a .svg")
     (tmp_path / "bad.sg").write_bytes(b"not a zip")
     _one_line_error(_cli("summary", tmp_path / "bad.sg"), "not a symgraph graph file")
+
+
+def test_show_writes_the_html_view(model, tmp_path):
+    out, _ = model
+    proc = _cli("show", out / "m.sg", "-o", tmp_path / "g.html", "--compiled")
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "g.html").read_text()
+    assert page.lstrip().lower().startswith("<!doctype html") and "dense/softmax" in page
+    env_display = {k: os.environ.pop(k) for k in ("DISPLAY", "WAYLAND_DISPLAY")
+                   if k in os.environ}
+    try:  # no browser to open: the path is printed
+        proc = _cli("show", out / "m.sg")
+    finally:
+        os.environ.update(env_display)
+    assert proc.returncode == 0, proc.stderr
+    assert ".html" in proc.stdout + proc.stderr

@@ -47,6 +47,9 @@ def test_demo_runs_in_process(capsys):
     out = capsys.readouterr().out
     assert results == 0
     assert "Deferred model" in out and "Compiled plan" in out and "batch 1" in out
+    path = out.split("Interactive view of this model")[1].splitlines()[1].strip()
+    assert path.endswith(".html") and "<script" in open(path).read()
+    assert "FLOPs/batch" in out
 
 
 def test_python_dash_m_symgraph_version():

@@ -383,6 +383,24 @@ class Function:
 
         return memory_plan(self, input_shapes, batch_size)
 
+    def profile(self, inputs, repeat: int = 5) -> dict:
+        """Median seconds per kernel over ``repeat`` calls on ``inputs`` (a separate,
+        timed runner: ordinary calls carry no timer; updates are not applied).
+
+        Returns:
+            ``{kernel name: seconds}`` for the kernels of :meth:`kernels`.
+
+        Example:
+            >>> import numpy as np, symgraph.backend as K
+            >>> x = K.placeholder((None, 4))
+            >>> f = K.function([x], [K.exp(x) * 2.0])
+            >>> list(f.profile([np.ones((8, 4), "float32")], repeat=2))
+            ['k0']
+        """
+        from ..inspect.profile import profile
+
+        return profile(self, inputs, repeat)
+
     def _as_input_list(self, inputs) -> list:
         if inputs is None:
             return []

@@ -11,6 +11,7 @@ No dict of values, no per-step closure calls, no graph or shape work at call tim
 from __future__ import annotations
 
 import mmap
+import time
 from collections import Counter
 
 import numpy as np
@@ -23,7 +24,7 @@ LAUNCHES: Counter = Counter()
 
 
 def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_specs: list,
-                 kept_ids: list):
+                 kept_ids: list, timings: dict | None = None):
     """Generate ``runner(*feeds) -> (outputs, kept)`` for these concrete ``shapes``
     (just ``outputs`` when ``kept_ids`` is empty).
 
@@ -36,9 +37,12 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
             buffer of the call: handed out as it is), 'owned' (copied if read-only)
             or 'copy' (a view of stored data: always copied).
         kept_ids: ids of further values the caller needs (update values, assigns).
+        timings: profiling only (``symgraph.inspect.profile``): plan step index -> a
+            list; the runner built appends the seconds each of these steps took, per
+            call. Without it (every ordinary call) the generated code has no timer.
     """
     namespace: dict = {"L": LAUNCHES, "copy_out": _copy_out, "empty": np.empty,
-                       "unless_writeable": _unless_writeable}
+                       "unless_writeable": _unless_writeable, "P": time.perf_counter}
     lines = [f"def runner({', '.join(f'v{i}' for i in feed_ids)}):"]
     fed = set(feed_ids)
     # values that may be strided views (outputs of view ops, e.g. a broadcast or a
@@ -48,9 +52,13 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
     reusable = _reusable_buffers(plan)
     for node_id, value in constants.items():
         namespace[f"c{node_id}"] = value
-    for step in plan.steps:
+    for index, step in enumerate(plan.steps):
         node, kind = step.node, step.kind
         target = f"v{node.id}"
+        timed = timings is not None and index in timings
+        if timed:
+            namespace[f"T{index}"] = timings[index].append
+            lines.append("    t_ = P()")
         if kind == "placeholder" and node.id in fed:
             pass
         elif kind in ("placeholder", "constant"):  # an unfed placeholder: its default
@@ -70,6 +78,8 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
                              for i, s in enumerate(node.inputs))
             lines.append(f"    {target} = k{node.id}({args})")
             lines.append(f"    L[{node.op.name!r}] += 1")
+        if timed:
+            lines.append(f"    T{index}(P() - t_)")
         if step.free_after:
             lines.append("    del " + ", ".join(f"v{i}" for i in step.free_after))
     outputs = []
