@@ -161,3 +161,10 @@ def test_the_inspecting_guide_shows_what_the_code_prints():
     blocks = re.findall(r"^```\n(.*?)\n```$", text, flags=re.S | re.M)
     assert blocks == [str(summary(f, batch_size=10)), format_graph(f, fused=True),
                       str(f.memory_plan(batch_size=10))]
+
+
+def test_jupyter_shows_functions_as_their_summary():
+    x, p = _model()
+    f = K.function([x], [p])
+    assert f._repr_html_() == summary(f)._repr_html_()
+    assert K.function([x], p)._repr_html_().startswith("<table")

@@ -12,15 +12,21 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from .export import COLOURS as FILLS
 from .layout import layered_layout
 
-#: op family -> (fill, border); leaves are split into their three kinds
-COLOURS = {
-    "placeholder": ("#dbeafe", "#3b82f6"), "variable": ("#dcfce7", "#16a34a"),
-    "constant": ("#f3f4f6", "#9ca3af"), "elementwise": ("#fef3c7", "#d97706"),
-    "reduce": ("#ffedd5", "#ea580c"), "view": ("#f3e8ff", "#9333ea"),
-    "matmul": ("#fce7f3", "#db2777"), "kernel": ("#fee2e2", "#dc2626"),
-}
+
+def _darker(colour: str, factor: float = 0.55) -> str:
+    """``colour`` (#rrggbb) darkened, for borders that match a fill."""
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    if min(rgb) > 240:  # white and near-white fills get a neutral grey border
+        return "#98a2b3"
+    return "#" + "".join(f"{int(c * factor):02x}" for c in rgb)
+
+
+#: op family -> (fill, border): the fills of the DOT, Model Explorer and HTML views
+#: (``export.COLOURS``), each with a darker border of its own hue
+COLOURS = {fam: (fill, _darker(fill)) for fam, fill in FILLS.items()}
 SCOPE_SHADES = ("#e6ebf3", "#f2eadb")
 KERNEL_SHADES = ("#fde68a", "#bfdbfe", "#bbf7d0", "#fbcfe8", "#ddd6fe", "#fed7aa")
 _CHAR = 6.6  # width of a label character at 11px (monospace-ish estimate)
@@ -29,12 +35,8 @@ EDGE_LABELS_UP_TO = 300  #: graphs with more nodes get no edge labels (clutter)
 
 
 def family(node) -> str:
-    """The colour family of a node: its leaf kind, 'matmul', or its op kind."""
-    if node.op.kind == "leaf":
-        return node.op.name
-    if node.op.name == "matmul":
-        return "matmul"
-    return node.op.kind
+    """The colour family of a node: its leaf kind, or its op kind (as in every view)."""
+    return node.op.name if node.op.kind == "leaf" else node.op.kind
 
 
 def _short(text: str, limit: int = _NAME_MAX) -> str:

@@ -383,6 +383,13 @@ class Function:
 
         return memory_plan(self, input_shapes, batch_size)
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a compiled function as its summary table (see
+        :func:`symgraph.inspect.summary`; ``symgraph.inspect.show(f)`` opens the view)."""
+        from ..inspect import summary
+
+        return summary(self)._repr_html_()
+
     def profile(self, inputs, repeat: int = 5) -> dict:
         """Median seconds per kernel over ``repeat`` calls on ``inputs`` (a separate,
         timed runner: ordinary calls carry no timer; updates are not applied).
