@@ -18,10 +18,10 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "symgraph.backend")
 
-import numpy as np  # noqa: E402
 
 import symgraph.backend as K  # noqa: E402
 import symgraph.keras2_compat  # noqa: E402, F401  (Keras 2.3.1 on this Python, before keras)
+from symgraph.demo import build_model  # noqa: E402
 from symgraph.inspect import to_svg  # noqa: E402
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -30,18 +30,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 def demo_mlp():
-    """The model of ``symgraph demo``: 20 -> 32 relu -> 4 softmax, and its argmax."""
-    rng = np.random.default_rng(0)
-    x = K.placeholder(shape=(None, 20), name="x")
-    with K.name_scope("dense_1"):
-        w1 = K.variable(rng.normal(0, 0.3, (20, 32)), name="kernel")
-        b1 = K.variable(np.zeros(32), name="bias")
-        h = K.relu(K.dot(x, w1) + b1)
-    with K.name_scope("dense_2"):
-        w2 = K.variable(rng.normal(0, 0.3, (32, 4)), name="kernel")
-        b2 = K.variable(np.zeros(4), name="bias")
-        probs = K.softmax(K.dot(h, w2) + b2)
-    return x, [w1, b1, w2, b2], probs
+    """The model of ``symgraph demo`` (``symgraph.demo.build_model``)."""
+    x, weights, _, probs, _ = build_model()
+    return x, weights, probs
 
 
 def training_step():

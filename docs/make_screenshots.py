@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import symgraph.backend as K  # noqa: E402
+from symgraph.demo import build_model  # noqa: E402
 from symgraph.inspect.html import to_html  # noqa: E402
 from symgraph.inspect.profile import profile  # noqa: E402
 from tests.browser import Browser, find_chromium  # noqa: E402
@@ -33,16 +34,9 @@ WIDTH, HEIGHT = 1400, 820
 
 
 def demo_mlp():
-    """The demo MLP (``symgraph demo``) with Keras-style layer scopes, compiled."""
-    rng = np.random.default_rng(0)
-    x = K.placeholder(shape=(None, 20), name="x")
-    with K.name_scope("dense_1"):
-        h = K.relu(K.dot(x, K.variable(rng.normal(0, 0.3, (20, 32)), name="kernel"))
-                   + K.variable(np.zeros(32), name="bias"))
-    with K.name_scope("dense_2"):
-        probs = K.softmax(K.dot(h, K.variable(rng.normal(0, 0.3, (32, 4)), name="kernel"))
-                          + K.variable(np.zeros(4), name="bias"))
-    return K.function([x], [probs, K.argmax(probs)], name="demo MLP")
+    """The demo MLP (``symgraph.demo.build_model``), compiled."""
+    x, _, _, probs, label = build_model()
+    return K.function([x], [probs, label], name="demo MLP")
 
 
 def chain(scopes: int = 100, per_scope: int = 100):

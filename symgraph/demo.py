@@ -8,6 +8,31 @@ import time
 import numpy as np
 
 
+def build_model(seed: int = 0) -> tuple:
+    """The demo model, a 20-32-4 MLP with Keras-style layer scopes (``dense_1``,
+    ``dense_2``): ``(x, weights, hidden, probs, label)``, in the current session.
+
+    Example:
+        >>> x, weights, hidden, probs, label = build_model()
+        >>> probs.name, [w.name for w in weights][:2]
+        ('dense_2/softmax', ['dense_1/kernel', 'dense_1/bias'])
+    """
+    import symgraph.backend as K
+
+    rng = np.random.default_rng(seed)
+    x = K.placeholder(shape=(None, 20), name="x")
+    with K.name_scope("dense_1"):
+        w1 = K.variable(rng.normal(0, 0.3, (20, 32)), name="kernel")
+        b1 = K.variable(np.zeros(32), name="bias")
+        hidden = K.relu(K.dot(x, w1) + b1)
+    with K.name_scope("dense_2"):
+        w2 = K.variable(rng.normal(0, 0.3, (32, 4)), name="kernel")
+        b2 = K.variable(np.zeros(4), name="bias")
+        probs = K.softmax(K.dot(hidden, w2) + b2)
+    label = K.argmax(probs)
+    return x, [w1, b1, w2, b2], hidden, probs, label
+
+
 def run(batches: int = 5, batch_size: int = 64, seed: int = 0,
         view_path: str | None = None) -> list[np.ndarray]:
     """Build and run the demo model; print what happens and where its interactive view
@@ -17,14 +42,7 @@ def run(batches: int = 5, batch_size: int = 64, seed: int = 0,
 
     K.clear_session()
     rng = np.random.default_rng(seed)
-    x = K.placeholder(shape=(None, 20), name="x")
-    w1 = K.variable(rng.normal(0, 0.3, (20, 32)), name="w1")
-    b1 = K.variable(np.zeros(32), name="b1")
-    w2 = K.variable(rng.normal(0, 0.3, (32, 4)), name="w2")
-    b2 = K.variable(np.zeros(4), name="b2")
-    hidden = K.relu(K.dot(x, w1) + b1)
-    probs = K.softmax(K.dot(hidden, w2) + b2)
-    label = K.argmax(probs)
+    x, _, hidden, probs, label = build_model(seed)
 
     print("Deferred model (nothing has run yet):")
     print(f"  x      {K.int_shape(x)} {K.dtype(x)}")
