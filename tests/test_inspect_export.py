@@ -12,7 +12,7 @@ import pytest
 
 import symgraph
 import symgraph.backend as K
-from symgraph.inspect import export
+from symgraph.inspect import dot, export, graphdata, model_explorer
 from symgraph.inspect.export import render, to_dot, to_json, to_model_explorer, to_networkx
 from symgraph.inspect.view import graph_view
 
@@ -239,7 +239,7 @@ def test_render_dot_and_gv_write_text(tmp_path):
 
 def test_render_image_without_dot_raises_a_clear_error(tmp_path, monkeypatch):
     y = K.exp(K.placeholder((2,)))
-    monkeypatch.setattr(export.shutil, "which", lambda name: None)
+    monkeypatch.setattr(dot.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError) as err:
         render(y, tmp_path / "g.png")
     message = str(err.value)
@@ -256,8 +256,8 @@ def test_render_runs_dot_with_an_argument_list(tmp_path, monkeypatch):
         calls.append((argv, kwargs))
         return subprocess.CompletedProcess(argv, 0, b"", b"")
 
-    monkeypatch.setattr(export.shutil, "which", lambda name: "/opt/graphviz/bin/dot")
-    monkeypatch.setattr(export.subprocess, "run", fake_run)
+    monkeypatch.setattr(dot.shutil, "which", lambda name: "/opt/graphviz/bin/dot")
+    monkeypatch.setattr(dot.subprocess, "run", fake_run)
     render(y, tmp_path / "g.svg")
     render(y, tmp_path / "g.out", format="pdf")
     (argv, kwargs), (argv2, _) = calls
@@ -269,14 +269,14 @@ def test_render_runs_dot_with_an_argument_list(tmp_path, monkeypatch):
     def failing(argv, **kwargs):
         return subprocess.CompletedProcess(argv, 1, b"", b"Error: syntax error in line 1")
 
-    monkeypatch.setattr(export.subprocess, "run", failing)
+    monkeypatch.setattr(dot.subprocess, "run", failing)
     with pytest.raises(RuntimeError, match="syntax error"):
         render(y, tmp_path / "g.svg")
 
     def slow(argv, **kwargs):
         raise subprocess.TimeoutExpired(argv, kwargs["timeout"])
 
-    monkeypatch.setattr(export.subprocess, "run", slow)
+    monkeypatch.setattr(dot.subprocess, "run", slow)
     with pytest.raises(RuntimeError, match="did not finish"):
         render(y, tmp_path / "g.svg")
 
@@ -454,7 +454,7 @@ def test_json_attribute_values_are_json_safe():
     assert {c["value"] for c in consts} >= {"inf", "<float32 array (10, 3)>"}
     assert {(tuple(c["shape"]), c["dtype"]) for c in consts} >= {((), "float32"),
                                                                  ((10, 3), "float32")}
-    value = export._json_value
+    value = graphdata._json_value
     assert [value(float("nan")), value(float("inf")), value(-float("inf"))] == \
         ["nan", "inf", "-inf"]
     assert value((1, (2, None), "a", np.int64(3), np.float32(0.5))) == \
@@ -571,8 +571,9 @@ def test_model_explorer_compiled_mlp_has_kernels(tmp_path):
 
 
 # -- docs ---------------------------------------------------------------------------------
-def test_docstring_examples_run():
-    result = doctest.testmod(export, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+@pytest.mark.parametrize("module", [export, dot, model_explorer], ids=lambda m: m.__name__)
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted >= 5
 
 
