@@ -29,6 +29,7 @@ from symgraph.demo import build_model  # noqa: E402
 from symgraph.inspect.html import to_html  # noqa: E402
 from symgraph.inspect.profile import profile  # noqa: E402
 from tests.browser import Browser, find_chromium  # noqa: E402
+from tests.helpers import scoped_chain  # noqa: E402
 
 WIDTH, HEIGHT = 1400, 820
 
@@ -39,14 +40,10 @@ def demo_mlp():
     return K.function([x], [probs, label], name="demo MLP")
 
 
-def chain(scopes: int = 100, per_scope: int = 100):
-    """``scopes`` name scopes of ``per_scope`` elementwise nodes each, chained."""
-    h = K.placeholder((None, 8), name="x")
-    for i in range(scopes):
-        with K.name_scope(f"block_{i}"):
-            for _ in range(per_scope // 2):
-                h = K.sin(h) + h
-    return h
+def expand_layers(page) -> None:
+    """Open the demo MLP's two layer scopes."""
+    for scope in ("dense_1", "dense_2"):
+        page.evaluate(f"symgraphViewer.expand('{scope}')")
 
 
 def open_page(browser, path):
@@ -75,19 +72,17 @@ def main() -> None:
     to_html(f, tmp / "mlp.html", profile=times, batch_size=64)
     K.clear_session()
     start = time.perf_counter()
-    to_html(chain(), tmp / "big.html")
+    to_html(scoped_chain(), tmp / "big.html")
     build_s = time.perf_counter() - start
     with Browser() as browser:
         page = open_page(browser, tmp / "mlp.html")
         page.screenshot(str(out / "interactive_collapsed.png"))
-        for scope in ("dense_1", "dense_2"):
-            page.evaluate(f"symgraphViewer.expand('{scope}')")
+        expand_layers(page)
         page.evaluate("symgraphViewer.select('dense_1/bias')")
         page.click("#btn-fit")
         page.screenshot(str(out / "interactive_expanded.png"))
         page.click('#view-toggle button[data-view="compiled"]')
-        for scope in ("dense_1", "dense_2"):
-            page.evaluate(f"symgraphViewer.expand('{scope}')")
+        expand_layers(page)
         page.click(".container.kernel .ghead .head")
         page.click("#btn-fit")
         page.screenshot(str(out / "interactive_compiled.png"))

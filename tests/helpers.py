@@ -65,3 +65,14 @@ def needs_keras_231():
     except importlib.metadata.PackageNotFoundError:
         version = None
     return pytest.mark.skipif(version != "2.3.1", reason="needs keras==2.3.1 (the keras2 extra)")
+
+
+def scoped_chain(scopes: int = 100, per_scope: int = 100):
+    """``scopes`` name scopes of ``per_scope`` elementwise nodes each, chained: the large
+    graph (10,001 nodes by default) the HTML view's tests and screenshots open."""
+    h = K.placeholder((None, 8), name="x")
+    for i in range(scopes):
+        with K.name_scope(f"block_{i}"):
+            for _ in range(per_scope // 2):
+                h = K.sin(h) + h
+    return h

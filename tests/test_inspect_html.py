@@ -30,6 +30,7 @@ from symgraph.inspect.html import page_data, show, to_html
 from symgraph.inspect.profile import profile
 
 from .browser import Browser, find_chromium
+from .helpers import scoped_chain
 
 # the module (a package attribute named `profile` may be the function re-exported)
 sg_profile = importlib.import_module("symgraph.inspect.profile")
@@ -46,16 +47,6 @@ def mlp():
     probabilities and the labels)."""
     x, _, _, probs, label = build_model()
     return x, K.function([x], [probs, label])
-
-
-def chain(scopes: int = 100, per_scope: int = 100):
-    """``scopes`` name scopes of ``per_scope`` elementwise nodes, chained."""
-    h = K.placeholder((None, 8), name="x")
-    for i in range(scopes):
-        with K.name_scope(f"block_{i}"):
-            for _ in range(per_scope // 2):
-                h = K.sin(h) + h
-    return h
 
 
 def embedded(page: str) -> dict:
@@ -356,7 +347,7 @@ def test_loops_layout_direction_and_zoom(browser, tmp_path):
 
 @needs_chromium
 def test_ten_thousand_nodes_open_collapsed_and_pan(browser, tmp_path):
-    y = chain(100, 100)
+    y = scoped_chain(100, 100)
     start = time.perf_counter()
     page_text = to_html(y)
     build_s = time.perf_counter() - start
@@ -405,7 +396,7 @@ def test_screenshots(browser, tmp_path):
     shots.append(page.screenshot(str(tmp_path / "expanded.png")))
     page.click('#view-toggle button[data-view="compiled"]')
     shots.append(page.screenshot(str(tmp_path / "compiled.png")))
-    big = open_page(browser, tmp_path, chain(100, 100), name="big")
+    big = open_page(browser, tmp_path, scoped_chain(100, 100), name="big")
     shots.append(big.screenshot(str(tmp_path / "big.png")))
     for shot in shots:
         data = open(shot, "rb").read()

@@ -275,10 +275,11 @@ def make_leaf(graph: Graph, op, cls, shape, dtype: str, name: str, attrs: dict |
     return node
 
 
-def ancestors(outputs: Iterable, data_only: bool = False) -> list:
+def ancestors(outputs: Iterable, data_only: bool = False, also=None) -> list:
     """The nodes ``outputs`` depend on (``data_only``: through inputs read for their
     values, not their shapes), themselves included, in creation order, which is a
-    topological order: a node's inputs exist before it."""
+    topological order: a node's inputs exist before it. ``also(node)``, when given,
+    returns further nodes to follow from ``node`` (a loop's inner graph)."""
     seen: dict[int, object] = {}
     stack = list(outputs)
     while stack:
@@ -290,6 +291,8 @@ def ancestors(outputs: Iterable, data_only: bool = False) -> list:
             stack.extend(src for i, src in enumerate(t.inputs) if t.op.reads_data(i))
         else:
             stack.extend(t.inputs)
+        if also is not None:
+            stack.extend(also(t))
     return [seen[i] for i in sorted(seen)]
 
 

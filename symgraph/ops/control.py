@@ -46,6 +46,7 @@ import threading
 import numpy as np
 
 from ..core import dtypes
+from ..core.graph import ancestors
 from ..core.shapes import check_size, dims_compatible, is_fully_known, shape_str
 from ..core.tensor import Constant, Tensor
 from ..errors import DTypeError, GraphError, ShapeError, created_at, op_error
@@ -167,20 +168,11 @@ def closure(targets) -> list:
         >>> len(closure([last])) > len(last.graph.ancestors([last]))
         True
     """
-    seen: dict[int, Tensor] = {}
-    bodies: set[int] = set()
-    stack = list(targets)
-    while stack:
-        t = stack.pop()
-        if t.id in seen:
-            continue
-        seen[t.id] = t
-        stack.extend(t.inputs)
-        for value in t.attrs.values():
-            if isinstance(value, LoopBody) and id(value) not in bodies:
-                bodies.add(id(value))
-                stack.extend(value.leaves + value.captures + value.outputs)
-    return [seen[i] for i in sorted(seen)]
+    def bodies(node) -> list:
+        return [t for value in node.attrs.values() if isinstance(value, LoopBody)
+                for t in value.leaves + value.captures + value.outputs]
+
+    return ancestors(targets, also=bodies)
 
 
 class Layout:
