@@ -77,7 +77,7 @@ def concrete_shapes(view: GraphView, batch: int) -> dict:
             shape, _ = node.op.infer([shapes[s.id] for s in node.inputs],
                                      [s.dtype for s in node.inputs], node.attrs)
             shapes[node.id] = None if shape is None else tuple(shape)
-        except Exception:  # a rule that needs what a summary does not have: say less
+        except (ValueError, TypeError, KeyError, IndexError):  # a rule needing more: say less
             shapes[node.id] = _fill(node.shape, batch)
     return shapes
 
@@ -226,7 +226,7 @@ def summary(x, *, batch_size: int = 32, expand=False) -> Summary:
     if fn is not None:
         try:
             peak = fn.memory_plan(batch_size=batch_size).peak_bytes
-        except Exception:  # shapes the plan cannot take at this batch size
+        except (ValueError, TypeError):  # shapes the plan cannot take at this batch size
             peak = None
     return Summary(rows, batch_size, sum(r.params for r in node_rows),
                    sum(r.flops_row for r in node_rows), sum(r.flops_batch for r in node_rows),
@@ -248,7 +248,7 @@ def compile_view(view: GraphView):
     feed = [p for p in view.inputs if p.default is None]
     try:
         return Function(feed, view.outputs)
-    except Exception:  # an unfed placeholder or the like: the summary says less
+    except (ValueError, TypeError):  # an unfed placeholder or the like: say less
         return None
 
 

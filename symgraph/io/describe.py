@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from ..core.shapes import shape_str
 
 
@@ -13,7 +11,7 @@ def parameter_count(fn) -> int:
 
 
 def describe(fn, label: str = "") -> str:
-    """Inputs, outputs, parameter count and a per-name-scope table of a Function.
+    """Inputs, outputs, parameter count and the summary table (by name scope) of a Function.
 
     Args:
         fn: a compiled Function (for instance what :func:`symgraph.load` returns).
@@ -36,20 +34,9 @@ def describe(fn, label: str = "") -> str:
     nbytes = sum(int(v.value.nbytes) for v in variables)
     lines.append(f"parameters: {params:,} in {len(variables)} variables ({_bytes(nbytes)})")
     lines.append(f"plan: {len(fn.plan.steps)} steps, {fn.n_kernels} kernels")
-    rows: dict[str, list] = defaultdict(lambda: [0, 0, 0])
-    for step in fn.plan.steps:
-        node = step.node
-        scope = node.name.rpartition("/")[0] or "(top level)"
-        row = rows[scope.split("/")[0] if scope != "(top level)" else scope]
-        row[0] += 1 + max(len(step.members) - 1, 0)
-        if step.kind == "variable":
-            row[1] += int(node.value.size)
-            row[2] += int(node.value.nbytes)
-    width = max([len("name scope")] + [len(k) for k in rows])
-    lines.append("")
-    lines.append(f"{'name scope':<{width}}  {'nodes':>6}  {'parameters':>12}  {'bytes':>10}")
-    for scope, (count, p, b) in rows.items():
-        lines.append(f"{scope:<{width}}  {count:>6}  {p:>12,}  {_bytes(b):>10}")
+    from ..inspect import summary  # the same table as `symgraph summary FILE`
+
+    lines += ["", "by name scope (a batch of 32):", str(summary(fn, batch_size=32))]
     return "\n".join(lines)
 
 

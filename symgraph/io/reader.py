@@ -290,14 +290,11 @@ def _check_shape(shape, dtype, max_bytes, err):
     n = 1
     for d in known:
         n *= d
-    if n > MAX_ELEMENTS or n * dtypes_itemsize(dtype) > max_bytes:
-        raise err(f"shape {shape_str(tuple(shape))} {dtype} needs "
-                  f"{n * dtypes_itemsize(dtype)} bytes, more than max_bytes={max_bytes}")
+    nbytes = n * np.dtype(dtype).itemsize
+    if n > MAX_ELEMENTS or nbytes > max_bytes:
+        raise err(f"shape {shape_str(tuple(shape))} {dtype} needs {nbytes} bytes, more than "
+                  f"max_bytes={max_bytes}")
     return tuple(shape)
-
-
-def dtypes_itemsize(dtype: str) -> int:
-    return np.dtype(dtype).itemsize
 
 
 def _use_array(key, specs, used, dtype, shape, exact, err) -> str:

@@ -21,8 +21,8 @@ from .schema import FORMAT, VERSION
 
 
 def function_parts(obj, inputs=None) -> tuple:
-    """``(inputs, outputs, updates, update_ops, name, fuse, passes)`` of a Function,
-    or of output tensors with their ``inputs``."""
+    """``(inputs, outputs, updates, update_ops, name, fuse, passes, single_output)`` of
+    a Function (or its one-output wrapper), or of output tensors with their ``inputs``."""
     from ..runtime.function import Function
 
     fn = getattr(obj, "fn", obj)  # K.function's one-output wrapper
