@@ -24,6 +24,7 @@ from .. import config, ops
 from ..core.tensor import Tensor
 from ..errors import DTypeError, GraphError, ShapeError, op_error
 from ..ops import conv as _ops
+from ..ops import dims as _dims
 
 _IntOrTuple = int | Sequence[int]
 
@@ -131,23 +132,25 @@ def _separable(label, rank, x, depthwise_kernel, pointwise_kernel, strides, padd
                        f"{depthwise.shape}: {exc}") from None
 
 
-def _output_shape(output_shape, rank, label, inputs) -> tuple:
-    if isinstance(output_shape, Tensor):
-        raise op_error(DTypeError, label, inputs,
-                       "output_shape must be a tuple of ints (the batch entry may be None), "
-                       "not a tensor")
-    try:
-        shape = tuple(None if d is None else int(d) for d in output_shape)
-    except (TypeError, ValueError):
-        raise op_error(GraphError, label, inputs,
-                       f"output_shape must be a tuple of ints, got {output_shape!r}") from None
-    if len(shape) != rank + 2 or any(d is None for d in shape[1:]) or any(
-            d is not None and d < 0 for d in shape):
+def _output_shape(output_shape, rank, label, inputs, fmt) -> tuple[tuple, tuple]:
+    """``(entries, sources)``: ints, or dim entries for tensors computed from shapes
+    (Keras passes ``K.shape(x)[0]`` and sizes computed from ``K.shape(x)``); a ``None``
+    batch is the input's batch."""
+    col = _dims.Collector(inputs)
+    if isinstance(output_shape, (list, tuple)) and len(output_shape) != rank + 2:
+        raise op_error(ShapeError, label, inputs,
+                       f"output_shape must be (batch, {rank} spatial dims, channels) in the "
+                       f"data_format's order, got {output_shape!r}")
+    entries = _dims.shape_argument(output_shape, col, label, allow_none=True,
+                                   what="output_shape")
+    if len(entries) != rank + 2 or any(e is None for e in entries[1:]):
         raise op_error(ShapeError, label, inputs,
                        f"output_shape must be (batch, {rank} spatial dims, channels) in the "
                        f"data_format's order, with only the batch allowed to be None; "
                        f"got {output_shape!r}")
-    return shape
+    if entries[0] is None:
+        entries[0] = ((0, 0),)  # the batch axis is first in both data formats
+    return tuple(entries), col.sources
 
 
 def _transpose(label, rank, x, kernel, output_shape, strides, padding, data_format,
@@ -163,10 +166,11 @@ def _transpose(label, rank, x, kernel, output_shape, strides, padding, data_form
                            f"Expected the {rank} dimensions of the `dilation_rate` argument "
                            f"to be equal to each other. Received: {dilation}")
         strides = (1,) * rank  # TF's atrous transpose ignores strides
+    target, sources = _output_shape(output_shape, rank, label, inputs, fmt)
     attrs = {"rank": rank, "strides": strides, "dilation": dilation,
              "padding": _padding(padding, label, inputs), "data_format": fmt,
-             "output_shape": _output_shape(output_shape, rank, label, inputs)}
-    return _make(label, _ops.CONV_TRANSPOSE, inputs, attrs)
+             "output_shape": target}
+    return _make(label, _ops.CONV_TRANSPOSE, inputs + list(sources), attrs)
 
 
 def _pool(label, rank, x, pool_size, strides, padding, data_format, pool_mode):

@@ -8,6 +8,7 @@ from .. import ops
 from ..core import dtypes as _dtypes
 from ..core.shapes import is_fully_known, normalize_shape
 from ..core.tensor import Tensor
+from ..ops import dims as _dims
 from ..ops import random as _random
 
 
@@ -99,8 +100,40 @@ def placeholder(shape=None, ndim: int | None = None, dtype=None, sparse: bool = 
     return x
 
 
+def _has_tensor(shape) -> bool:
+    return isinstance(shape, Tensor) or (isinstance(shape, (list, tuple)) and any(
+        isinstance(d, Tensor) for d in shape))
+
+
+def _shape_entries(shape, label: str):
+    """``(target, sources)`` of a shape argument holding tensors (see ``ops.dims``)."""
+    col = _dims.Collector()
+    return tuple(_dims.shape_argument(shape, col, label)), col.sources
+
+
+def _filled(shape, value, dtype: str, label: str) -> Tensor:
+    """A tensor of a shape known at run time filled with ``value``: a broadcast view of
+    one scalar (what TF returns, not a variable, when the shape is not static)."""
+    target, sources = _shape_entries(shape, label)
+    static = ops.resolve_target(target, [s.shape for s in sources]) if sources else target
+    if None not in static:
+        return variable(np.full(tuple(static), value, dtype=dtype), dtype)
+    scalar = ops.constant(np.asarray(value, dtype=dtype), dtype)
+    col_target = tuple(_shift(e, 1) for e in target)  # input 0 is the scalar
+    return ops.broadcast_to(scalar, col_target, sources)
+
+
+def _shift(entry, by: int):
+    if type(entry) is int:
+        return entry
+    if _dims.is_expr(entry):
+        return ("expr", entry[1], _shift(entry[2], by), _shift(entry[3], by))
+    return tuple((src + by, axis) for src, axis in entry)
+
+
 def zeros(shape, dtype=None, name: str | None = None) -> Tensor:
-    """Variable of the given (fully known) shape filled with zeros.
+    """Variable of the given shape filled with zeros. With a shape computed at run time
+    (entries like ``K.shape(x)[0]``) it is a tensor, as in TF.
 
     Example:
         >>> import symgraph.backend as K
@@ -108,17 +141,22 @@ def zeros(shape, dtype=None, name: str | None = None) -> Tensor:
         array([[0., 0.],
                [0., 0.]], dtype=float32)
     """
+    if _has_tensor(shape):
+        return _filled(shape, 0, _dtype(dtype), "zeros")
     return variable(np.zeros(_known(shape, "zeros"), dtype=_dtype(dtype)), _dtype(dtype), name)
 
 
 def ones(shape, dtype=None, name: str | None = None) -> Tensor:
-    """Variable of the given (fully known) shape filled with ones.
+    """Variable of the given shape filled with ones (a tensor when the shape is computed
+    at run time, see :func:`zeros`).
 
     Example:
         >>> import symgraph.backend as K
         >>> K.eval(K.ones((2,), dtype='int32'))
         array([1, 1], dtype=int32)
     """
+    if _has_tensor(shape):
+        return _filled(shape, 1, _dtype(dtype), "ones")
     return variable(np.ones(_known(shape, "ones"), dtype=_dtype(dtype)), _dtype(dtype), name)
 
 
@@ -169,11 +207,21 @@ def ones_like(x, dtype=None, name: str | None = None) -> Tensor:
     return ops.fill_like(ops.as_tensor(x), 1, dtype, name)
 
 
+def _draw(dist: str, shape, a, b, dtype, seed) -> Tensor:
+    if _has_tensor(shape):
+        target, sources = _shape_entries(shape, f"random_{dist}")
+        if sources:
+            return _random.random(dist, target, a, b, _dtype(dtype), seed, like=sources)
+        shape = target  # every entry was known statically
+    return _random.random(dist, shape, a, b, _dtype(dtype), seed)
+
+
 def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None) -> Tensor:
     """Tensor of uniform draws in ``[minval, maxval)``, re-sampled on every evaluation.
 
     Args:
-        shape: fully known shape.
+        shape: ints, or entries computed from shapes (``K.shape(x)[0]``, or one 1-D
+            tensor such as ``K.shape(x)``), resolved at run time.
         minval, maxval: bounds.
         dtype: ``None`` means ``floatx()``.
         seed: int; the same seed gives the same numbers in every run. ``None`` draws
@@ -185,7 +233,7 @@ def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None) -> Tens
         >>> K.int_shape(r), bool((K.eval(r) < 1).all())
         ((2, 3), True)
     """
-    return _random.random("uniform", shape, minval, maxval, _dtype(dtype), seed)
+    return _draw("uniform", shape, minval, maxval, dtype, seed)
 
 
 def random_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tensor:
@@ -196,7 +244,7 @@ def random_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tensor:
         >>> K.int_shape(K.random_normal((4, 5), seed=0))
         (4, 5)
     """
-    return _random.random("normal", shape, mean, stddev, _dtype(dtype), seed)
+    return _draw("normal", shape, mean, stddev, dtype, seed)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tensor:
@@ -208,7 +256,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tens
         >>> bool((abs(x) <= 2).all())
         True
     """
-    return _random.random("truncated_normal", shape, mean, stddev, _dtype(dtype), seed)
+    return _draw("truncated_normal", shape, mean, stddev, dtype, seed)
 
 
 def random_binomial(shape, p=0.0, dtype=None, seed=None) -> Tensor:
@@ -219,7 +267,7 @@ def random_binomial(shape, p=0.0, dtype=None, seed=None) -> Tensor:
         >>> K.eval(K.random_binomial((3,), p=1.0, seed=0))
         array([1., 1., 1.], dtype=float32)
     """
-    return _random.random("binomial", shape, p, 0.0, _dtype(dtype), seed)
+    return _draw("binomial", shape, p, 0.0, dtype, seed)
 
 
 def random_bernoulli(shape, p=0.0, dtype=None, seed=None) -> Tensor:

@@ -9,6 +9,7 @@ from ..core import dtypes
 from ..core.shapes import broadcast_shapes, normalize_axes
 from ..core.tensor import Tensor
 from ..errors import ShapeError, op_error
+from ..ops import dims as _dims
 from ..ops import random as _random
 from ..ops.reduce import reduce as _reduce
 from ._image import normalize_data_format
@@ -186,24 +187,28 @@ def dropout(x, level: float, noise_shape=None, seed=None) -> Tensor:
         raise op_error(ShapeError, "dropout", [x], "the input's rank must be known")
     if level == 0.0:
         return x
+    mask_sources = (x,)
     if noise_shape is None:
         target = tuple(((0, a),) for a in range(x.ndim))
     else:
-        noise_shape = tuple(noise_shape)
-        if len(noise_shape) != x.ndim:
+        col = _dims.Collector([x])
+        entries = _dims.shape_argument(noise_shape, col, "dropout", allow_none=True,
+                                       what="noise_shape")
+        if len(entries) != x.ndim:
             raise op_error(ShapeError, "dropout", [x],
-                           f"noise_shape {noise_shape} has rank {len(noise_shape)}, x {x.ndim}")
+                           f"noise_shape {noise_shape} has rank {len(entries)}, x {x.ndim}")
         target = []
-        for a, d in enumerate(noise_shape):
+        for a, d in enumerate(entries):
             if d is None:
                 target.append(((0, a),))
-            elif d != 1 and x.shape[a] is not None and d != x.shape[a]:
+            elif type(d) is int and d != 1 and x.shape[a] is not None and d != x.shape[a]:
                 raise op_error(ShapeError, "dropout", [x],
                                f"noise_shape {noise_shape} does not broadcast to x")
             else:
-                target.append(int(d))
+                target.append(d)
         target = tuple(target)
+        mask_sources = tuple(col.inputs)
     dtype = x.dtype if dtypes.is_float(x.dtype) else config.floatx()
-    mask = _random.random("uniform", target, 0.0, 1.0, dtype, seed, like=x)
+    mask = _random.random("uniform", target, 0.0, 1.0, dtype, seed, like=mask_sources)
     keep = ops.cast(mask >= level, dtype)
     return x * keep * (1.0 / (1.0 - level))

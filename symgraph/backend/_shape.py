@@ -5,7 +5,8 @@ from __future__ import annotations
 from .. import ops
 from ..core.shapes import normalize_axis
 from ..core.tensor import Tensor
-from ..errors import DTypeError, ShapeError, op_error
+from ..errors import ShapeError, op_error
+from ..ops import dims
 
 
 def _refs(axes):
@@ -38,49 +39,24 @@ def shape(x) -> Tensor:
 
 
 def reshape(x, shape) -> Tensor:
-    """Reshape ``x`` to ``shape`` (one ``-1`` allowed). Entries may also be
-    ``K.shape(y)[i]`` tensors, which keep the dim symbolic.
+    """Reshape ``x`` to ``shape`` (one ``-1`` allowed). ``shape`` may mix ints with
+    scalar int tensors computed from shapes (``K.shape(y)[0]``, ``K.shape(y)[1] * 2``)
+    or be one such 1-D tensor (``K.shape(y)``, ``K.stack([...])``): those dims stay
+    symbolic and are resolved from the shapes fed at run time.
 
     Example:
         >>> import symgraph.backend as K
         >>> K.int_shape(K.reshape(K.placeholder((None, 3, 4)), (-1, 12)))
         (None, 12)
+        >>> x = K.placeholder((None, 3, 4))
+        >>> K.int_shape(K.reshape(x, [K.shape(x)[0], -1]))
+        (None, 12)
     """
     x = ops.as_tensor(x)
-    if isinstance(shape, Tensor):
-        raise op_error(DTypeError, "reshape", [x, shape],
-                       "a shape given as one tensor is not supported; pass a tuple whose "
-                       "entries are ints or K.shape(y)[i]")
-    target, sources = [], []
-    for entry in (shape if isinstance(shape, (list, tuple)) else (shape,)):
-        if isinstance(entry, Tensor):
-            ref = _shape_entry_ref(entry)
-            if ref is None:
-                raise op_error(DTypeError, "reshape", [x, entry],
-                               "tensor entries of a shape must be K.shape(y)[i]")
-            src, axis = ref
-            if src is not x and src not in sources:
-                sources.append(src)
-            index = 0 if src is x else 1 + sources.index(src)
-            target.append(((index, axis),))
-        elif entry is None:
-            target.append(-1)
-        else:
-            target.append(int(entry))
-    return ops.reshape(x, tuple(target), tuple(sources))
-
-
-def _shape_entry_ref(t: Tensor):
-    """``K.shape(y)[i]`` -> ``(y, i)`` so the dim stays symbolic and shape-only."""
-    if t.op.name != "getitem" or t.inputs[0].op.name != "shape":
-        return None
-    index = t.attrs["index"]
-    if len(index) != 1 or index[0][0] != "int":
-        return None
-    src = t.inputs[0].inputs[0]
-    if src.shape is None:
-        return None
-    return src, normalize_axis(index[0][1], len(src.shape))
+    col = dims.Collector([x])
+    target = dims.shape_argument(shape, col, "reshape", allow_none=True, allow_minus_one=True)
+    target = [-1 if e is None else e for e in target]
+    return ops.reshape(x, tuple(target), col.sources)
 
 
 def flatten(x) -> Tensor:
@@ -207,20 +183,27 @@ def stack(x, axis: int = 0) -> Tensor:
 
 
 def tile(x, n) -> Tensor:
-    """Repeat the whole tensor ``n[i]`` times along axis i (an int for 1-D tensors).
+    """Repeat the whole tensor ``n[i]`` times along axis i. ``n`` is an int, a list of
+    ints or scalar int tensors, or a 1-D int tensor computed from shapes. As in NumPy, a
+    shorter ``n`` is padded with leading 1s, and a longer one adds leading axes to ``x``.
 
     Example:
         >>> import symgraph.backend as K
         >>> K.eval(K.tile(K.constant([[1, 2]], dtype='int32'), (2, 2)))
         array([[1, 2, 1, 2],
                [1, 2, 1, 2]], dtype=int32)
+        >>> x = K.placeholder((None, 3))
+        >>> K.int_shape(K.tile(x, [1, K.shape(x)[0]]))
+        (None, None)
     """
     x = ops.as_tensor(x)
     ndim = _rank(x, "tile")
-    reps = (int(n),) if not isinstance(n, (list, tuple)) else tuple(int(r) for r in n)
-    if len(reps) != ndim or any(r < 0 for r in reps):
-        raise op_error(ShapeError, "tile", [x],
-                       f"needs one non-negative repeat count per axis, got {reps}")
+    col = dims.Collector(offset=1, context=[x])  # input 0: x with interleaved unit axes
+    reps = dims.shape_argument(n, col, "tile", what="repeat count")
+    if len(reps) > ndim:  # NumPy: x gains leading axes
+        x = ops.reshape(x, (1,) * (len(reps) - ndim) + tuple(_refs(range(ndim))))
+        ndim = len(reps)
+    reps = [1] * (ndim - len(reps)) + list(reps)
     interleaved = []
     for a in range(ndim):
         interleaved += [1, ((0, a),)]
@@ -228,7 +211,7 @@ def tile(x, n) -> Tensor:
     target = []
     for a, r in enumerate(reps):
         target += [r, ((0, 2 * a + 1),)]
-    big = ops.broadcast_to(expanded, tuple(target))
+    big = ops.broadcast_to(expanded, tuple(target), col.sources)
     return ops.reshape(big, tuple(((0, 2 * a), (0, 2 * a + 1)) for a in range(ndim)))
 
 
@@ -255,8 +238,9 @@ def repeat_elements(x, rep: int, axis: int) -> Tensor:
     return ops.reshape(big, tuple(merged))
 
 
-def repeat(x, n: int) -> Tensor:
-    """Repeat a 2-D tensor ``(batch, d)`` ``n`` times on a new axis 1: ``(batch, n, d)``.
+def repeat(x, n) -> Tensor:
+    """Repeat a 2-D tensor ``(batch, d)`` ``n`` times on a new axis 1: ``(batch, n, d)``;
+    ``n`` is an int or a scalar int tensor computed from shapes.
 
     Example:
         >>> import symgraph.backend as K
@@ -266,4 +250,6 @@ def repeat(x, n: int) -> Tensor:
     x = ops.as_tensor(x)
     if _rank(x, "repeat") != 2:
         raise op_error(ShapeError, "repeat", [x], "needs a 2-D tensor")
-    return ops.broadcast_to(expand_dims(x, 1), (((0, 0),), int(n), ((0, 2),)))
+    col = dims.Collector(offset=1, context=[x])  # input 0: x with a new axis 1
+    (count,) = dims.shape_argument([n], col, "repeat", what="repeat count")
+    return ops.broadcast_to(expand_dims(x, 1), (((0, 0),), count, ((0, 2),)), col.sources)

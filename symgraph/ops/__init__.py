@@ -30,6 +30,7 @@ from .shape import (  # noqa: F401
     getitem,
     getitem_parsed,
     reshape,
+    resolve_target,
     shape_of,
     transpose,
 )

@@ -148,14 +148,16 @@ def _depthwise_infer(in_shapes, in_dtypes, attrs):
 
 
 def _transpose_infer(in_shapes, in_dtypes, attrs):
-    x_shape, k_shape = in_shapes
+    x_shape, k_shape = in_shapes[:2]  # the rest are read for their dims (output_shape)
     rank, fmt = attrs["rank"], attrs["data_format"]
     _check_common(x_shape, attrs)
     _check_kernel_rank(k_shape, rank, "kernel")
-    dtype = _float_dtype(in_dtypes, "convolution")
+    dtype = _float_dtype(in_dtypes[:2], "convolution")
     if attrs["padding"] not in ("valid", "same"):
         raise ValueError(f"padding must be 'valid' or 'same', got {attrs['padding']!r}")
-    target = attrs["output_shape"]
+    from .shape import resolve_target
+
+    target = tuple(resolve_target(attrs["output_shape"], in_shapes))
     if len(target) != rank + 2:
         raise ValueError(f"output_shape {target} must have {rank + 2} entries "
                          f"(batch, {rank} spatial dims, channels in {fmt} order)")
@@ -172,7 +174,7 @@ def _transpose_infer(in_shapes, in_dtypes, attrs):
     for i, (o, n, k, s, d) in enumerate(zip(t_spatial, spatial, k_shape[:rank],
                                             attrs["strides"], attrs["dilation"])):
         if o is None:
-            raise ValueError("output_shape's spatial dims must be known")
+            continue  # computed from a dim known at run time: checked then
         try:
             fwd = window_output(o, k, s, d, attrs["padding"])[0]
         except ValueError as exc:
@@ -439,7 +441,7 @@ def _depthwise_kernel(args, in_shapes, attrs, out_shape, out_dtype):
 
 def _transpose_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     fmt = attrs["data_format"]
-    x, w = _inputs(args, fmt, out_dtype)
+    x, w = _inputs(args[:2], fmt, out_dtype)  # the rest (None) were read for dims only
     res = conv_transpose_channels_last(_to_last(x, fmt), w, _split(out_shape, fmt)[1],
                                        attrs["strides"], attrs["padding"], attrs["dilation"])
     return _from_last(res, fmt).astype(out_dtype, copy=False)
@@ -503,7 +505,7 @@ def _ref_depthwise(arrays, attrs, out_shape, out_dtype):
 def _ref_transpose(arrays, attrs, out_shape, out_dtype):
     """Dilate x by the stride, fully pad it, correlate with the flipped kernel, crop."""
     fmt = attrs["data_format"]
-    x, w = (a.astype(np.float64) for a in arrays)
+    x, w = (a.astype(np.float64) for a in arrays[:2])
     x = _to_last(x, fmt)
     rank = x.ndim - 2
     ksize, strides, dilation = w.shape[:rank], attrs["strides"], attrs["dilation"]
@@ -564,6 +566,7 @@ DEPTHWISE_CONV = register(Op(
     doc="N-d depthwise cross-correlation, kernel (k..., in, multiplier)"))
 CONV_TRANSPOSE = register(Op(
     "conv_transpose", KERNEL, _transpose_infer, _ref_transpose, kernel=_transpose_kernel,
+    data_inputs=(0, 1),
     doc="N-d transposed convolution to an explicit output shape, kernel (k..., out, in)"))
 LOCAL_CONV = register(Op(
     "local_conv", KERNEL, _local_infer, _ref_local, kernel=_local_kernel,

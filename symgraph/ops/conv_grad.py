@@ -796,9 +796,10 @@ def conv_grad(node, g):
 def conv_transpose_grad(node, g):
     """``conv_transpose(x, w)`` is ``conv_input_grad(x, w)`` of a convolution from the
     output shape: its adjoint in x is that convolution, in w its kernel gradient."""
-    x, w = node.inputs
+    x, w = node.inputs[:2]  # the rest are read for their dims only
     attrs = _conv_attrs(node.attrs)
-    return _make(CONV, (g, w), attrs), conv_kernel_grad(g, x, w, attrs)
+    return (_make(CONV, (g, w), attrs), conv_kernel_grad(g, x, w, attrs)) + \
+        (None,) * (len(node.inputs) - 2)
 
 
 def depthwise_grad(node, g):

@@ -117,15 +117,16 @@ def draw_seed(seed) -> int:
 
 
 def random(dist: str, shape, a: float, b: float, dtype, seed, like=None):
-    """Build a random node of a fully known ``shape``, or, with ``like`` (a tensor),
-    of a shape whose entries are ints or ``(0, axis)`` refs to ``like``'s dims, known
-    at run time."""
+    """Build a random node of a fully known ``shape``, or, with ``like`` (a tensor or a
+    tuple of tensors), of a shape whose entries are ints or dim entries (``ops.dims``)
+    over ``like``'s dims, known at run time."""
     if like is not None:
-        graph = like.graph
+        sources = like if isinstance(like, tuple) else (like,)
+        graph = sources[0].graph
         attrs = {"dist": dist, "target": tuple(shape), "dtype": dtypes.normalize(dtype),
                  "a": float(a), "b": float(b), "seed": draw_seed(seed),
                  "instance": len(graph.nodes)}
-        return graph.make(RANDOM, (like,), attrs)
+        return graph.make(RANDOM, sources, attrs)
     shape = normalize_shape(shape)
     if not is_fully_known(shape):
         raise ValueError(f"random_{dist}: the shape must be fully known, got {shape}")

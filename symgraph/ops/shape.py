@@ -15,27 +15,49 @@ import numpy as np
 from ..core.shapes import normalize_axis, num_elements
 from ..core.tensor import Tensor
 from ..errors import DTypeError, ShapeError, op_error
+from .dims import is_expr, resolve_entry
 from .leaves import as_tensor
 from .registry import KERNEL, NOT_DIFFERENTIABLE, VIEW, Op, define_grad, register
 
 
 # -- dim expressions ----------------------------------------------------------------
 def resolve_target(target, in_shapes):
-    """Evaluate a target spec against input shapes (static or concrete)."""
+    """Evaluate a target spec against input shapes (static or concrete): ints stay,
+    dim entries (``ops.dims``) become their size, or None while a dim is unknown."""
     dims = []
     for entry in target:
-        if isinstance(entry, int):
+        if type(entry) is int:
             dims.append(entry)
             continue
-        value = 1
-        for src, axis in entry:
-            d = in_shapes[src][axis]
-            if d is None:
-                value = None
-                break
-            value *= d
+        value = resolve_entry(entry, in_shapes)
+        if value is not None:
+            if value != int(value) or value < 0:
+                raise ValueError(f"a size computed from shapes is {value}, not a size >= 0")
+            value = int(value)
         dims.append(value)
     return dims
+
+
+def _cancelled_rest(target, in_shapes):
+    """The ``-1`` of a reshape whose other entries are products of the input's own dims
+    (``[K.shape(x)[0], -1]``): the input's dims they do not use, when all known."""
+    src, divisor = list(in_shapes[0]), 1
+    for entry in target:
+        if entry == -1:
+            continue
+        if type(entry) is int:
+            divisor *= entry
+            continue
+        if is_expr(entry):
+            return None
+        for s, axis in entry:
+            if s != 0 or src[axis] is False:
+                return None
+            src[axis] = False  # used once
+    rest = [d for d in src if d is not False]
+    if any(d is None for d in rest) or divisor == 0 or num_elements(tuple(rest)) % divisor:
+        return None
+    return num_elements(tuple(rest)) // divisor
 
 
 def dim_refs(tensor_index: int, axes) -> tuple:
@@ -64,7 +86,7 @@ def _reshape_infer(in_shapes, in_dtypes, attrs):
                 known *= d
         i = dims.index(-1)
         if total is None or known is None:
-            dims[i] = None
+            dims[i] = _cancelled_rest(attrs["target"], in_shapes)
         elif known == 0 or total % known:
             raise ValueError(f"cannot reshape {total} elements into {tuple(dims)}")
         else:
