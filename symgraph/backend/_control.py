@@ -194,11 +194,14 @@ def rnn(step_function, inputs, initial_states, go_backwards: bool = False, mask=
                        "the inputs have 0 time steps; rnn needs at least one")
     everything = [*flat_inputs, *states]
     container = []  # the step output's container type, recorded by the first call
+    uses_phase = []  # [True] once a step's output or state depends on the learning phase
 
     def one_step(x_t, mask_t, old_states, prev_outputs):
         outs, out_container, new_states = _call_step(step_function, x_t, in_container,
                                                      old_states, constants)
         container[:] = [out_container]
+        if any(getattr(t, "_uses_learning_phase", False) for t in [*outs, *new_states]):
+            uses_phase[:] = [True]  # a dropout in the step: Keras 2 asks the outputs
         check_new_states("rnn", old_states, new_states, everything)
         if mask_t is not None:
             if zero_output_for_mask:
@@ -243,6 +246,9 @@ def rnn(step_function, inputs, initial_states, go_backwards: bool = False, mask=
     last_output = [ops.getitem(o, -1) for o in outputs_tm]
     outputs = outputs_tm if time_major else [_swap01(o) for o in outputs_tm]
     out_container = container[0]
+    if uses_phase:  # as Keras's own backends mark K.rnn's results
+        for t in [*last_output, *outputs, *new_states]:
+            t._uses_learning_phase = True
     return _pack(last_output, out_container), _pack(outputs, out_container), new_states
 
 
