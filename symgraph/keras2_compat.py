@@ -28,6 +28,9 @@ What it does, and why (each step only adds what is missing, and only once):
   through (``model_config.decode('utf-8')``), gets the same conversion. Keras writes
   every string it stores in these files as bytes, so this restores what it wrote. h5py 2
   has no wheels for Python 3.9+, so downgrading h5py is not an option.
+* ``keras.utils.io_utils.save_to_binary_h5py`` (``model.save`` to a binary stream)
+  opens its in-memory file without a mode, which meant 'a' in h5py 2 and means 'r'
+  in h5py 3, and reads the image through ``File.fid``, which h5py 3 calls ``File.id``.
 """
 
 from __future__ import annotations
@@ -114,6 +117,22 @@ def _patch_saving(module) -> None:
     for name in _LOADERS:
         if hasattr(module, name):
             setattr(module, name, _wrap_loader(getattr(module, name)))
+    if hasattr(module, "save_to_binary_h5py"):  # bound by name at import
+        module.save_to_binary_h5py = _save_to_binary_h5py
+
+
+def _save_to_binary_h5py(save_function, stream):
+    """Keras's ``io_utils.save_to_binary_h5py`` with the in-memory file opened in mode
+    'w': Keras relies on h5py 2's default mode 'a', and h5py 3 defaults to 'r', which
+    cannot open a file that does not exist yet."""
+    import h5py
+
+    with h5py.File("in-memory-h5py", mode="w", driver="core", backing_store=False) as h5file:
+        return_value = save_function(h5file)
+        h5file.flush()
+        binary_data = h5file.id.get_file_image()  # h5py 3 has no .fid
+    stream.write(binary_data)
+    return return_value
 
 
 def _bytes_item(value):
@@ -126,6 +145,8 @@ def _bytes_item(value):
 
 
 def _patch_io_utils(module) -> None:
+    if hasattr(module, "save_to_binary_h5py"):
+        module.save_to_binary_h5py = _save_to_binary_h5py
     h5dict = getattr(module, "H5Dict", None)
     getitem = getattr(h5dict, "__getitem__", None)
     if getitem is None or getattr(getitem, "_symgraph_h5py3", False):

@@ -228,12 +228,14 @@ class Constant(Tensor):
 
 class Variable(Tensor):
     """A mutable tensor holding data from creation on. Read with ``K.get_value``,
-    write with ``K.set_value`` or through updates."""
+    write with ``K.set_value`` or through updates. ``trainable`` is True, as for a TF
+    variable: Keras 2 tracks a variable set as a layer attribute by it."""
 
     def __init__(self, *args, value: np.ndarray, **kwargs):
         super().__init__(*args, **kwargs)
         self._value = value
         self._lock = threading.Lock()
+        self.trainable = True
 
     @property
     def value(self) -> np.ndarray:

@@ -19,6 +19,12 @@ _TOP_K = "tensorflow-only: Keras's Precision/Recall refuse top_k on other backen
          "(keras/metrics.py) and filter_top_k calls tf.nn.top_k"
 
 KNOWN_DIFFERENCES: dict[str, str] = {
+    # selu(-1) in float32: symgraph -1.1113307476 (error 1.0e-8 against the float64 value
+    # -1.1113307378), NumPy's float32 chain -1.1113308668 (error 1.3e-7); the test
+    # compares the two at rtol=1e-7 and they differ by one ulp (1.19e-7, relative 1.07e-7)
+    "tests/keras/activations_test.py::test_selu":
+        "one ulp: measured relative difference 1.07e-7 at x=-1 (symgraph's is the "
+        "correctly rounded value)",
     **{f"{_CM}::{cls}::{test}": _TOP_K
        for cls in ("TestPrecisionTest", "TestRecall")
        for test in ("test_config", "test_unweighted_top_k", "test_weighted_top_k",
