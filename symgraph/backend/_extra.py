@@ -12,7 +12,9 @@ from ..core.graph import get_default_graph
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
 from ..errors import ShapeError, op_error
+from ..ops import dims as _dims
 from ..ops.reduce import reduce as _reduce
+from ..ops.scan import cumulative
 
 _py_slice = builtins.slice  # this module defines Keras's ``slice``
 
@@ -61,6 +63,9 @@ def slice(x, start, size) -> Tensor:  # noqa: A001  (Keras's name)
                [5., 6.]], dtype=float32)
     """
     x = ops.as_tensor(x)
+    if isinstance(start, Tensor) or isinstance(size, Tensor) or builtins.any(
+            isinstance(v, Tensor) for v in (*start, *size)):
+        return _slice_tensors(x, start, size)
     start, size = tuple(int(s) for s in start), tuple(int(s) for s in size)
     if x.shape is None or len(start) != len(x.shape) or len(size) != len(x.shape):
         raise op_error(ShapeError, "slice", [x], "start and size need one entry per axis")
@@ -75,9 +80,39 @@ def slice(x, start, size) -> Tensor:  # noqa: A001  (Keras's name)
     return ops.getitem(x, key)
 
 
+def _slice_tensors(x: Tensor, start, size) -> Tensor:
+    """``K.slice`` with scalar int tensors in ``start`` (any values, a loop counter
+    included) or ``size`` (computed from shapes): a gather of ``start + arange(size)``
+    on each such axis; out-of-range positions are a run-time error."""
+    if x.shape is None:
+        raise op_error(ShapeError, "slice", [x], "the input's rank is unknown")
+    ndim = len(x.shape)
+    start = [start[i] for i in range(ndim)] if isinstance(start, Tensor) else list(start)
+    size = [size[i] for i in range(ndim)] if isinstance(size, Tensor) else list(size)
+    if len(start) != ndim or len(size) != ndim:
+        raise op_error(ShapeError, "slice", [x], "start and size need one entry per axis")
+    out = x
+    for a, (s, n) in enumerate(zip(start, size)):
+        if not isinstance(s, Tensor) and not isinstance(n, Tensor):
+            n = int(n)
+            key = [builtins.slice(None)] * ndim
+            key[a] = builtins.slice(int(s), None if n == -1 else int(s) + n)
+            out = ops.getitem(out, tuple(key))
+            continue
+        if not isinstance(n, Tensor) and int(n) == -1:
+            n = ops.shape_of(x)[a] - s  # to the end: needs a start known from shapes
+        _dims.shape_argument([n], _dims.Collector(context=[x]), "slice", what="slice size")
+        positions = arange(n, dtype="int64") + ops.cast(ops.as_tensor(s), "int64")
+        perm = (a,) + tuple(b for b in range(ndim) if b != a)
+        back = tuple(perm.index(b) for b in range(ndim))
+        out = ops.transpose(ops.gather(ops.transpose(out, perm), positions), back)
+    return out
+
+
 def arange(start, stop=None, step=1, dtype="int32") -> Tensor:
     """A 1-D tensor ``start, start+step, ...`` below ``stop`` (numpy.arange rules; int32
-    unless ``dtype`` is given).
+    unless ``dtype`` is given). The arguments may be scalar int tensors computed from
+    shapes (``K.shape(x)[0]``): the length is then known at run time.
 
     Example:
         >>> import symgraph.backend as K
@@ -85,17 +120,37 @@ def arange(start, stop=None, step=1, dtype="int32") -> Tensor:
         array([2, 4, 6], dtype=int32)
         >>> K.int_shape(K.arange(-3))
         (0,)
+        >>> K.int_shape(K.arange(K.shape(K.placeholder((None, 2)))[0]))
+        (None,)
     """
     if stop is None:
         start, stop = 0, start
-    if step == 0:
-        raise ValueError("arange: step cannot be zero")
-    return ops.constant(np.arange(start, stop, step), dtype)
+    args = (start, stop, step)
+    if not builtins.any(isinstance(a, Tensor) for a in args):
+        if step == 0:
+            raise ValueError("arange: step cannot be zero")
+        return ops.constant(np.arange(start, stop, step), dtype)
+    col = _dims.Collector(offset=1, context=[a for a in args if isinstance(a, Tensor)])
+    first, last, stride = _dims.shape_argument(list(args), col, "arange", allow_negative=True,
+                                                what="arange argument")
+    if stride == 0:
+        raise op_error(ValueError, "arange", col.context, "step cannot be zero")
+    # ceil((stop - start) / step) elements, none when that is negative
+    length = _dims.combine("max", _dims.combine("ceil", _dims.combine("-", last, first),
+                                                stride), 0)
+    ones = ops.broadcast_to(ops.constant(np.ones((), "int64"), "int64"), (length,),
+                            col.sources)
+    counts = cumulative("cumsum", ones, 0) - 1  # 0, 1, ..., length - 1
+    start_t, step_t = (a if isinstance(a, Tensor) else ops.constant(np.int64(a), "int64")
+                       for a in (start, step))
+    values = ops.cast(start_t, "int64") + counts * ops.cast(step_t, "int64")
+    return ops.cast(values, dtype)
 
 
-def one_hot(indices, num_classes: int) -> Tensor:
+def one_hot(indices, num_classes) -> Tensor:
     """One-hot encode integer ``indices`` into a new trailing axis of length
-    ``num_classes`` (float32; out-of-range indices give all-zero rows).
+    ``num_classes`` (float32; out-of-range indices give all-zero rows). ``num_classes``
+    is an int or a scalar int tensor computed from shapes.
 
     Example:
         >>> import symgraph.backend as K
@@ -106,7 +161,14 @@ def one_hot(indices, num_classes: int) -> Tensor:
     indices = ops.as_tensor(indices)
     if indices.shape is None:
         raise op_error(ShapeError, "one_hot", [indices], "the input's rank is unknown")
-    classes = ops.constant(np.arange(int(num_classes)), "int64")
+    if isinstance(num_classes, Tensor):
+        classes = arange(num_classes, dtype="int64")
+    else:
+        if isinstance(num_classes, bool) or not hasattr(num_classes, "__index__") or \
+                int(num_classes) < 0:
+            raise op_error(ShapeError, "one_hot", [indices],
+                           f"num_classes must be an int >= 0, got {num_classes!r}")
+        classes = ops.constant(np.arange(int(num_classes)), "int64")
     expanded = ops.reshape(indices, tuple(((0, a),) for a in range(len(indices.shape))) + (1,))
     return ops.cast(ops.binary("equal", expanded, classes), "float32")
 

@@ -124,6 +124,11 @@ def _combine(fn: str, a, b):
     return ("expr", fn, a, b)
 
 
+def combine(fn: str, a, b):
+    """The entry ``fn(a, b)`` of two entries (folded when both are known)."""
+    return _combine(fn, a, b)
+
+
 def _constant_entries(value: np.ndarray):
     if value.ndim > 1 or value.size > _MAX_ELEMENTS or value.dtype.kind not in "iuf":
         return None
@@ -251,7 +256,8 @@ def describe(t: Tensor) -> str:
 
 
 def shape_argument(arg, col: Collector, label: str, *, allow_none: bool = False,
-                   allow_minus_one: bool = False, what: str = "shape") -> list:
+                   allow_minus_one: bool = False, allow_negative: bool = False,
+                   what: str = "shape") -> list:
     """Turn a user's shape argument into dim entries (``None`` kept where allowed).
 
     ``arg`` may be an int, a list/tuple mixing ints, ``None`` and scalar int tensors,
@@ -303,6 +309,7 @@ def shape_argument(arg, col: Collector, label: str, *, allow_none: bool = False,
         else:
             out.append(int(item.__index__()))
     for e in out:
-        if type(e) is int and e < 0 and not (e == -1 and allow_minus_one):
+        if type(e) is int and e < 0 and not allow_negative and not (
+                e == -1 and allow_minus_one):
             raise bad(ShapeError, f"{what} has a negative dimension: {arg!r}")
     return out
