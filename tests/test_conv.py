@@ -493,7 +493,7 @@ ERRORS = [
     (lambda: conv2d_transpose(_x(), K.ones((3, 3, 2, 3)), (None, 7, 7, 2),
                               dilation_rate=(1, 2)), GraphError, "equal"),
     (lambda: conv2d_transpose(_x(), K.ones((3, 3, 2, 3)), K.constant([1, 7, 7, 2])),
-     DTypeError, "not a tensor"),
+     DTypeError, "output_shape tensors must have an integer dtype"),
     (lambda: conv2d_transpose(_x((4, 5, 5, 3)), K.ones((3, 3, 2, 3)), (2, 7, 7, 2)),
      ShapeError, "batch"),
     (lambda: local_conv2d(_x(), K.ones((4, 8, 2)), (2, 2), (2, 2), (2, 2)), ShapeError,

@@ -42,14 +42,17 @@ def _cancelled_rest(target, in_shapes):
     """The ``-1`` of a reshape whose other entries are products of the input's own dims
     (``[K.shape(x)[0], -1]``): the input's dims they do not use, when all known."""
     src, divisor = list(in_shapes[0]), 1
-    for entry in target:
-        if entry == -1:
-            continue
+    factors = [e for e in target if e != -1]
+    while factors:
+        entry = factors.pop()
         if type(entry) is int:
             divisor *= entry
             continue
         if is_expr(entry):
-            return None
+            if entry[1] != "*":
+                return None
+            factors += [entry[2], entry[3]]  # (a * b): both are factors
+            continue
         for s, axis in entry:
             if s != 0 or src[axis] is False:
                 return None
@@ -86,6 +89,9 @@ def _reshape_infer(in_shapes, in_dtypes, attrs):
                 known *= d
         i = dims.index(-1)
         if total is None or known is None:
+            dims[i] = _cancelled_rest(attrs["target"], in_shapes)
+        elif known == 0 and _cancelled_rest(attrs["target"], in_shapes) is not None:
+            # an empty batch: [K.shape(x)[0], -1] still means x's other dims
             dims[i] = _cancelled_rest(attrs["target"], in_shapes)
         elif known == 0 or total % known:
             raise ValueError(f"cannot reshape {total} elements into {tuple(dims)}")
