@@ -85,9 +85,10 @@ def forward_loss(probs, label, blank):
 
 
 def exact_prefix_scores(probs, blank):
-    """Every labeling's beam score: log sum over its alignments of prod exp(x - max x)."""
+    """Every labeling's beam score: its log probability, the log sum over its alignments
+    of prod softmax(x) (TF's beam search normalises each step)."""
     x = _log_steps(probs)
-    x = x - x.max(axis=1, keepdims=True)
+    x = x - np.logaddexp.reduce(x, axis=1, keepdims=True)
     scores = {}
     for path in itertools.product(range(x.shape[1]), repeat=len(x)):
         s = sum(x[t, c] for t, c in enumerate(path))
@@ -455,3 +456,17 @@ def test_path_probs_errors():
     with pytest.raises(ValueError, match="Y holds class 5"):
         K.function([log_probs.inputs[0].inputs[0].inputs[0]], [log_probs])(
             [np.full((2, 3), 1 / 3, dtype=np.float32)])
+
+
+def test_beam_scores_are_tf_log_probabilities():
+    # numbers from TF 2.21's tf.compat.v1.nn.ctc_beam_search_decoder on log(y + 1e-7)
+    # (beam_width=5, top_paths=4), the call TF 2.2's K.ctc_decode makes
+    logits = np.random.RandomState(0).randn(2, 6, 4).astype("float32")[1:]
+    y = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    decoded, log_prob = ctc_decode(K.constant(y), K.constant([4], dtype="int32"),
+                                   greedy=False, beam_width=5, top_paths=4)
+    paths = [K.eval(d)[0].tolist() for d in decoded]
+    assert paths == [[0, 1, -1, -1, -1, -1], [0, 1, 0, -1, -1, -1], [0, -1, -1, -1, -1, -1],
+                     [0, 2, 0, -1, -1, -1]]
+    np.testing.assert_allclose(K.eval(log_prob)[0], [-1.8978099, -2.2351198, -2.3781602,
+                                                     -2.4917483], rtol=1e-6)

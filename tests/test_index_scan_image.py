@@ -226,7 +226,11 @@ def test_bias_add():
     assert_close(got[0], x + b1)
     assert_close(got[1], x + b1f[None, :, None])
     assert_close(got[2], x + bfull)
-    assert_close(got[3], x + bfull)
+    assert_close(got[3], x + bfull.T.reshape(3, 4))  # TF 2.2 reshapes, never transposes
+    # what tf_keras (TF 2.2's code) gives for a (spatial..., channels) bias, channels_first
+    bias = np.arange(24, dtype=np.float32).reshape(3, 4, 2)
+    out = K.eval(K.bias_add(K.zeros((1, 2, 3, 4)), K.constant(bias), "channels_first"))
+    assert_close(out[0], bias.reshape(2, 3, 4))
     with pytest.raises(ShapeError, match="channels"):
         K.bias_add(t, K.zeros((5,)))
     with pytest.raises(ShapeError, match="bias rank"):

@@ -192,8 +192,10 @@ def test_slice_with_tensor_start_and_size():
     np.testing.assert_array_equal(_run([x, i], [g], [a, np.int32(1)])[0], expected)
     with pytest.raises(ShapeError, match="gather index 5 is out of range"):
         _run([x, i], [K.slice(x, [0, i], [-1, 2])], [a, np.int32(4)])
-    with pytest.raises(ShapeError, match="slice: the slice size tensor .* computed from data"):
-        K.slice(x, [i, 1], [K.shape(x)[0] - i, 3])
+    # a size computed from data (i is fed): a data-dependent shape, resolved at run time
+    y = K.slice(x, [i, 1], [K.shape(x)[0] - i, 3])
+    assert K.int_shape(y) == (None, 3)
+    np.testing.assert_array_equal(_run([x, i], [y], [a, np.int32(1)])[0], a[1:, 1:4])
 
 
 @pytest.mark.parametrize("key", [(0,), (slice(None), 0), (Ellipsis, 0), (1, 0),
@@ -216,8 +218,6 @@ def test_bad_shape_tensors_are_clear_errors():
     x = K.placeholder((None, 3))
     with pytest.raises(DTypeError, match=r"reshape: shape tensors must have an integer dtype"):
         K.reshape(x, [K.sum(x), -1])
-    with pytest.raises(ShapeError, match=r"zeros: the shape tensor .* computed from data"):
-        K.zeros([K.cast(K.sum(x), "int32"), 2])
     with pytest.raises(ShapeError, match="1-D with a known length"):
         K.random_uniform(K.reshape(K.shape(x), (1, 2)))
     with pytest.raises(ShapeError, match="scalar int tensors"):
@@ -227,7 +227,7 @@ def test_bad_shape_tensors_are_clear_errors():
     with pytest.raises(DTypeError, match="entries must be ints"):
         K.tile(x, [1.5, 2])
     with pytest.raises(ShapeError, match="created at .*test_shape_tensors.py"):
-        K.zeros([K.cast(K.sum(x), "int32")])
+        K.zeros([K.shape(x)[0], -3])
     # a size computed from shapes that is negative at run time
     y = K.zeros([K.shape(x)[0] - 5])
     f = K.function([x], [y])
@@ -245,3 +245,36 @@ def test_dim_entries_are_plain_data():
     assert dims.resolve_entry(entries[0], [(5, 3)]) == 11
     assert dims.resolve_entry(entries[0], [(None, 3)]) is None
     assert dims.entries_of(K.sum(x), dims.Collector()) is None  # data, not shapes
+
+
+# -- shapes computed from data ------------------------------------------------------------
+def test_data_dependent_shapes_are_resolved_after_their_values():
+    labels = K.placeholder((None,), dtype="int32")
+    classes = K.max(labels) + 1  # data, not a shape
+    z = K.zeros([classes, 2])
+    oh = K.one_hot(labels, classes)
+    assert K.int_shape(z) == (None, 2) and K.int_shape(oh) == (None, None)
+    f = K.function([labels], [z, oh])
+    for value in ([0, 3, 1], [1], [0, 0, 0, 5]):
+        a = np.array(value, "int32")
+        got_z, got_oh = f([a])
+        assert got_z.shape == (a.max() + 1, 2)
+        np.testing.assert_array_equal(got_oh, np.eye(a.max() + 1)[a])
+    with pytest.raises(ShapeError, match="data-dependent shape"):
+        f.output_shapes([(3,)])  # cannot be known from input shapes alone
+    bad = K.function([labels], [K.zeros([K.min(labels)])])
+    with pytest.raises(ShapeError, match="not a size >= 0"):
+        bad([np.array([-2], "int32")])
+
+
+def test_data_dependent_shapes_read_values_before_updates():
+    v = K.variable(np.array([3.0]))
+    draws = K.random_uniform([K.cast(v[0], "int32"), 2], seed=0)
+    f = K.function([], [draws], updates=[K.update_add(v, 1.0)])
+    assert f([])[0].shape == (3, 2)
+    assert f([])[0].shape == (4, 2)  # the update of the first call is seen by the second
+    x = K.placeholder((None, 6))
+    half = K.cast(K.sum(K.ones_like(x[0])), "int32") // 2  # 3, computed by kernels
+    r = K.reshape(x, [-1, half])
+    assert K.int_shape(r) == (None, None)
+    np.testing.assert_array_equal(_run([x], [r], [_x(2, 6)])[0], _x(2, 6).reshape(4, 3))

@@ -105,30 +105,22 @@ def _has_tensor(shape) -> bool:
         isinstance(d, Tensor) for d in shape))
 
 
-def _shape_entries(shape, label: str):
-    """``(target, sources)`` of a shape argument holding tensors (see ``ops.dims``)."""
-    col = _dims.Collector()
+def _shape_entries(shape, label: str, offset: int = 0):
+    """``(target, sources)`` of a shape argument holding tensors (see ``ops.dims``); the
+    op built from them has ``offset`` inputs of its own before the sources."""
+    col = _dims.Collector(offset=offset)
     return tuple(_dims.shape_argument(shape, col, label)), col.sources
 
 
 def _filled(shape, value, dtype: str, label: str) -> Tensor:
     """A tensor of a shape known at run time filled with ``value``: a broadcast view of
     one scalar (what TF returns, not a variable, when the shape is not static)."""
-    target, sources = _shape_entries(shape, label)
-    static = ops.resolve_target(target, [s.shape for s in sources]) if sources else target
+    target, sources = _shape_entries(shape, label, offset=1)  # input 0: the scalar
+    static = ops.resolve_target(target, [(), *(s.shape for s in sources)])
     if None not in static:
         return variable(np.full(tuple(static), value, dtype=dtype), dtype)
     scalar = ops.constant(np.asarray(value, dtype=dtype), dtype)
-    col_target = tuple(_shift(e, 1) for e in target)  # input 0 is the scalar
-    return ops.broadcast_to(scalar, col_target, sources)
-
-
-def _shift(entry, by: int):
-    if type(entry) is int:
-        return entry
-    if _dims.is_expr(entry):
-        return ("expr", entry[1], _shift(entry[2], by), _shift(entry[3], by))
-    return tuple((src + by, axis) for src, axis in entry)
+    return ops.broadcast_to(scalar, target, sources)
 
 
 def zeros(shape, dtype=None, name: str | None = None) -> Tensor:

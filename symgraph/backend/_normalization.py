@@ -126,9 +126,9 @@ def bias_add(x, bias, data_format=None) -> Tensor:
 
     Args:
         x: tensor of rank >= 2.
-        bias: 1-D (one value per channel) or of rank ``ndim(x) - 1`` holding
-            ``(spatial..., channels)`` (moved to ``(channels, spatial...)`` for
-            channels_first).
+        bias: 1-D (one value per channel) or of rank ``ndim(x) - 1`` of shape
+            ``(spatial..., channels)``; for channels_first it is reshaped (as TF 2.2
+            does, not transposed) to ``(channels, spatial...)``.
         data_format: 'channels_last' or 'channels_first' (None: the global default).
 
     Example:
@@ -157,7 +157,10 @@ def bias_add(x, bias, data_format=None) -> Tensor:
         target = tuple(((0, 0),) if a == channel else 1 for a in range(x.ndim))
         return x + ops.reshape(bias, target)
     if data_format == "channels_first":
-        bias = ops.transpose(bias, (bias.ndim - 1,) + tuple(range(bias.ndim - 1)))
+        # TF 2.2 (and Keras 2.3.1) *reshape* the (spatial..., channels) bias to
+        # (1, channels, spatial...): the values are re-read in order, not transposed
+        last = bias.ndim - 1
+        return x + ops.reshape(bias, (1, ((0, last),)) + tuple(((0, a),) for a in range(last)))
     return x + ops.reshape(bias, (1,) + tuple(((0, a),) for a in range(bias.ndim)))
 
 

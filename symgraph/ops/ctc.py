@@ -28,9 +28,10 @@ Semantics (TF 2.2 ``tf.keras.backend``):
   ``preprocess_collapse_repeated=False``. No valid alignment gives ``inf``.
 * greedy: best class per step (first on ties), merge repeats, drop blanks; score is
   ``-sum(max x)`` over the sequence.
-* beam: TF's prefix beam search on ``x - max(x)`` per step (TF does not normalise),
-  ``merge_repeated`` collapses repeats of the final label sequence; scores are the
-  beams' log totals, best first.
+* beam: TF's prefix beam search on the log-softmax of ``x`` per step (as TF's
+  ``CTCBeamSearchDecoder`` normalises each step), ``merge_repeated`` collapses repeats
+  of the final label sequence; scores are the beams' log probabilities (negative),
+  best first.
 
 Gradients (each backward pass is its own op with a NumPy reference; their own rules
 raise ``GradientError``: no second order):
@@ -189,6 +190,10 @@ def beam_decode(x, in_len, width, merge_repeated, out, n_beams):
             for c in range(n_class):
                 if x[b, t, c] > m:
                     m = x[b, t, c]
+            total = 0.0
+            for c in range(n_class):
+                total += math.exp(x[b, t, c] - m)
+            m += math.log(total)  # TF normalises each step: x - m is a log-softmax
             for j in range(n):
                 for c in range(n_labels):
                     has_child[j, c] = False
@@ -552,8 +557,8 @@ def _decode_reference(arrays, attrs, out_shape, out_dtype):
                    if c != blank and (k == 0 or c != best[k - 1])]
             results = [(seq, -float(np.sum(np.max(steps, axis=1))) if len(steps) else 0.0)]
         else:
-            results = _reference_beam(steps - steps.max(axis=1, keepdims=True) if len(steps)
-                                      else steps, blank, attrs["beam_width"])
+            norm = np.logaddexp.reduce(steps, axis=1, keepdims=True) if len(steps) else 0.0
+            results = _reference_beam(steps - norm, blank, attrs["beam_width"])
             n_beams.append(len(results))
             results = [(_merge(seq) if attrs["merge_repeated"] else list(seq), score)
                        for seq, score in results]

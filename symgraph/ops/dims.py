@@ -16,14 +16,18 @@ of the op, so:
 Entries (hashable, stored in op attributes and graph files):
 
 * ``int``: a known size (``-1`` at the top level of a reshape target: "the rest");
-* ``((src, axis), ...)``: the product of those input dims;
-* ``("expr", fn, a, b)``: ``fn`` in :data:`FUNCTIONS` applied to two entries.
-
-A shape tensor that reads *data* (a placeholder's or variable's values) cannot be
-written this way; :func:`entries_of` returns ``None`` for it and the caller reports it.
+* ``((src, axis), ...)``: the product of those input dims (``()`` is 1);
+* ``("expr", fn, a, b)``: ``fn`` in :data:`FUNCTIONS` applied to two entries;
+* ``("value", src, k)``: element ``k`` of input ``src``'s *value*, for a shape that
+  depends on data (``K.zeros([K.max(labels) + 1])``). Statically that dim is ``None``;
+  a compiled function computes those inputs first, with a small function of its own,
+  and then propagates shapes with their values (``runtime.function``).
 """
 
 from __future__ import annotations
+
+import contextlib
+import threading
 
 import numpy as np
 
@@ -46,38 +50,88 @@ _BINARY_OPS = {"add": "+", "subtract": "-", "multiply": "*", "floor_divide": "//
 _MAX_ELEMENTS = 64  # a shape argument longer than this is not a shape
 
 
+_RUN_TIME = threading.local()  # .values: {input index: array} of the node being shaped
+
+
 def is_expr(entry) -> bool:
-    return type(entry) is tuple and bool(entry) and entry[0] == "expr"
+    return type(entry) is tuple and len(entry) == 4 and entry[0] == "expr"
+
+
+def is_value(entry) -> bool:
+    return type(entry) is tuple and len(entry) == 3 and entry[0] == "value"
+
+
+@contextlib.contextmanager
+def input_values(values: dict):
+    """Make ``values`` ({input index: array}) what ``("value", src, k)`` entries read
+    while the node they belong to is shaped (this thread only)."""
+    previous = getattr(_RUN_TIME, "values", None)
+    _RUN_TIME.values = values
+    try:
+        yield
+    finally:
+        _RUN_TIME.values = previous
 
 
 def resolve_entry(entry, in_shapes):
     """The value of one entry given the inputs' shapes (static or concrete): a number,
-    or ``None`` when a dim it reads is unknown."""
-    if type(entry) is int:
+    or ``None`` when a dim or value it reads is unknown.
+
+    Raises:
+        ValueError: for a malformed entry (a graph file is checked through this).
+    """
+    if type(entry) is int or type(entry) is float:
         return entry
+    if type(entry) is not tuple:
+        raise ValueError(f"malformed dim entry {entry!r}")
     if is_expr(entry):
         _, fn, a, b = entry
+        if fn not in FUNCTIONS:
+            raise ValueError(f"unknown function {fn!r} in a dim entry")
         a, b = resolve_entry(a, in_shapes), resolve_entry(b, in_shapes)
         if a is None or b is None:
             return None
         return FUNCTIONS[fn](a, b)
+    if is_value(entry):
+        _, src, k = entry
+        if type(src) is not int or not 0 <= src < len(in_shapes) or type(k) is not int:
+            raise ValueError(f"malformed value entry {entry!r}")
+        values = getattr(_RUN_TIME, "values", None)
+        if values is None or src not in values:
+            return None  # build time: known once the value is computed
+        flat = np.asarray(values[src]).reshape(-1)
+        if not 0 <= k < flat.size or flat.dtype.kind not in "iu":
+            raise ValueError(f"a shape value of input {src} has no int element {k}")
+        return int(flat[k])
     value = 1
-    for src, axis in entry:
-        shape = in_shapes[src]
-        d = None if shape is None else shape[axis]
+    for ref in entry:
+        if type(ref) is not tuple or len(ref) != 2 or type(ref[0]) is not int or \
+                not 0 <= ref[0] < len(in_shapes) or type(ref[1]) is not int:
+            raise ValueError(f"malformed dim reference {ref!r}")
+        shape = in_shapes[ref[0]]
+        if shape is None:
+            return None
+        if not -len(shape) <= ref[1] < len(shape):
+            raise ValueError(f"dim reference {ref!r} is out of range for rank {len(shape)}")
+        d = shape[ref[1]]
         if d is None:
             return None
         value *= d
     return value
 
 
-def entry_sources(entry) -> set:
-    """The input indices an entry reads."""
-    if type(entry) is int:
-        return set()
-    if is_expr(entry):
-        return entry_sources(entry[2]) | entry_sources(entry[3])
-    return {src for src, _ in entry}
+def value_inputs(attrs) -> set:
+    """Input indices whose *values* some entry in ``attrs`` reads."""
+    found: set = set()
+    stack = list(attrs.values()) if hasattr(attrs, "values") else [attrs]
+    while stack:
+        item = stack.pop()
+        if type(item) is tuple:
+            if is_value(item):
+                found.add(item[1])
+            else:
+                stack.extend(item)
+    return found
 
 
 class Collector:
@@ -95,6 +149,14 @@ class Collector:
     @property
     def sources(self) -> tuple:
         return tuple(self.inputs[self.n_leading:])
+
+    def add(self, tensor: Tensor) -> int:
+        """The input index of ``tensor``, appending it when new."""
+        for i, t in enumerate(self.inputs):
+            if t is tensor:
+                return i
+        self.inputs.append(tensor)
+        return len(self.inputs) - 1
 
     def dim(self, tensor: Tensor, axis: int):
         """Entry for ``tensor.shape[axis]``: the int when static, else a reference."""
@@ -257,12 +319,13 @@ def describe(t: Tensor) -> str:
 
 def shape_argument(arg, col: Collector, label: str, *, allow_none: bool = False,
                    allow_minus_one: bool = False, allow_negative: bool = False,
-                   what: str = "shape") -> list:
+                   allow_data: bool = True, what: str = "shape") -> list:
     """Turn a user's shape argument into dim entries (``None`` kept where allowed).
 
     ``arg`` may be an int, a list/tuple mixing ints, ``None`` and scalar int tensors,
-    or a 1-D int tensor of known length (``K.shape(x)``, ``K.stack([...])``). Tensors
-    must be computed only from shapes.
+    or a 1-D int tensor of known length (``K.shape(x)``, ``K.stack([...])``). A tensor
+    computed only from shapes becomes dim entries; one computed from data (with
+    ``allow_data``) becomes ``("value", ...)`` entries, resolved when it has run.
 
     Raises:
         DTypeError / ShapeError naming ``label``, the argument and the user's line.
@@ -298,10 +361,14 @@ def shape_argument(arg, col: Collector, label: str, *, allow_none: bool = False,
                 raise bad(ShapeError, f"{what} entries must be scalar int tensors (or the "
                           f"whole {what} one 1-D tensor), got {describe(item)}", [item])
             entries = entries_of(item, col)
-            if entries is None:
-                raise bad(ShapeError, f"the {what} tensor {describe(item)} is computed from "
-                          "data, not only from shapes (K.shape, K.int_shape, ints); "
-                          "a shape must be known before the op runs", [item])
+            if entries is None:  # computed from data: read its value before shaping
+                if not allow_data:
+                    raise bad(ShapeError, f"the {what} tensor {describe(item)} is computed "
+                              "from data, not only from shapes (K.shape, K.int_shape, "
+                              "ints), and this op needs it before it runs", [item])
+                index = col.add(item)
+                count = 1 if item.shape == () else item.shape[0]
+                entries = [("value", index, k) for k in range(count)]
             out.extend(entries)
         elif isinstance(item, (bool, np.bool_)) or not hasattr(item, "__index__"):
             raise bad(DTypeError, f"{what} entries must be ints, None or scalar int "

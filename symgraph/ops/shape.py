@@ -15,7 +15,7 @@ import numpy as np
 from ..core.shapes import normalize_axis, num_elements
 from ..core.tensor import Tensor
 from ..errors import DTypeError, ShapeError, op_error
-from .dims import is_expr, resolve_entry
+from .dims import is_expr, is_value, resolve_entry
 from .leaves import as_tensor
 from .registry import KERNEL, NOT_DIFFERENTIABLE, VIEW, Op, define_grad, register
 
@@ -32,7 +32,7 @@ def resolve_target(target, in_shapes):
         value = resolve_entry(entry, in_shapes)
         if value is not None:
             if value != int(value) or value < 0:
-                raise ValueError(f"a size computed from shapes is {value}, not a size >= 0")
+                raise ValueError(f"a size computed at run time is {value}, not a size >= 0")
             value = int(value)
         dims.append(value)
     return dims
@@ -48,6 +48,8 @@ def _cancelled_rest(target, in_shapes):
         if type(entry) is int:
             divisor *= entry
             continue
+        if is_value(entry):
+            return None
         if is_expr(entry):
             if entry[1] != "*":
                 return None

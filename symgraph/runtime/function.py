@@ -18,6 +18,7 @@ from ..compiler.plan import compile_plan
 from ..core.shapes import dims_compatible, is_fully_known, shape_str
 from ..core.tensor import Placeholder, Tensor, Variable
 from ..errors import FeedError, GraphError, ShapeError, created_at
+from ..ops import dims
 from .feeds import check_feed
 from .runner import LAUNCHES, build_entry, build_runner
 
@@ -115,6 +116,7 @@ class Function:
             (t.id, "fresh" if t.id in fresh else "owned" if t.id in self._owned else "copy",
              np.dtype(t.dtype)) for t in self._output_nodes]
         self._kept_ids = [t.id for t in self._update_nodes] + [a.id for a in self._assigns]
+        self._init_value_shapes()
         self._output_ids = {t.id for t in self._output_nodes} | \
             {t.id for t in self._update_nodes}
 
@@ -417,26 +419,51 @@ class Function:
             return list(inputs)
         return [inputs]
 
+    def _init_value_shapes(self) -> None:
+        """Shapes that depend on data (``("value", ...)`` dim entries): the tensors they
+        read are computed first by a function of their own, on every call."""
+        sources: dict[int, Tensor] = {}
+        self._value_nodes = {}  # node id -> {input index: source id}
+        for node in self.plan.shape_order:
+            wanted = dims.value_inputs(node.attrs) if node.attrs else ()
+            if wanted:
+                self._value_nodes[node.id] = {i: node.inputs[i].id for i in wanted}
+                for i in wanted:
+                    sources[node.inputs[i].id] = node.inputs[i]
+        self._value_sources = list(sources.values())
+        self._values_fn = None
+        if self._value_sources:
+            self._values_fn = Function(self.inputs, self._value_sources, fuse=self.fuse,
+                                       passes=self.passes)
+
     def _runner_for(self, feeds: list):
         """The generated runner for these (checked) feeds' shapes, built once."""
         key = tuple([a.shape for a in feeds])
+        values = None
+        if self._values_fn is not None:  # data-dependent shapes: values are in the key
+            computed = self._values_fn(feeds)
+            values = {n.id: v for n, v in zip(self._value_sources, computed)}
+            key = (key, tuple(v.tobytes() for v in computed))
         runner = self._prepared.get(key)
         if runner is not None:
             return runner
         fed = dict(zip([ph.id for ph in self.inputs], feeds))
-        shapes = self._concrete_shapes({**fed, **self._defaults})
+        shapes = self._concrete_shapes({**fed, **self._defaults}, values)
         runner = build_runner(self.plan, shapes, list(fed), {**self._constants,
                               **self._defaults}, self._output_specs, self._kept_ids)
         if len(self._prepared) < _SHAPE_CACHE_LIMIT:
             self._prepared[key] = runner
-        if all(is_fully_known(ph.shape) for ph in self.inputs):
+        if values is None and all(is_fully_known(ph.shape) for ph in self.inputs):
             self._static_runner = runner  # the only shapes these feeds can have
             if not self._kept_ids:
                 self._entry = build_entry(self._feed_specs, runner)
         return runner
 
-    def _concrete_shapes(self, feeds) -> dict:
+    def _concrete_shapes(self, feeds, values: dict | None = None) -> dict:
+        """Every needed node's concrete shape for these feeds; ``values`` holds the
+        computed tensors that data-dependent shapes read (by node id)."""
         shapes = {}
+        value_nodes = self._value_nodes
         for node in self.plan.shape_order:
             if isinstance(node, Placeholder):
                 shapes[node.id] = feeds[node.id].shape if node.id in feeds else node.shape
@@ -445,6 +472,15 @@ class Function:
             elif not node.inputs or (is_fully_known(node.shape) and all(
                     shapes.get(s.id, s.shape) == s.shape for s in node.inputs)):
                 shapes[node.id] = node.shape
+            elif node.id in value_nodes:
+                if values is None:
+                    raise ShapeError(
+                        f"{node.op.name} '{node.name}'{created_at(node)}: its shape depends "
+                        "on computed values (a data-dependent shape), known only when the "
+                        "function runs, not from input shapes alone")
+                by_input = {i: values[v] for i, v in value_nodes[node.id].items()}
+                with dims.input_values(by_input):
+                    shapes[node.id] = _infer_concrete(node, shapes)
             else:
                 shapes[node.id] = _infer_concrete(node, shapes)
         return shapes
@@ -495,6 +531,9 @@ def _infer_concrete(node, shapes):
         detail = ", ".join(f"{shape_str(s)} {t.dtype}" for s, t in zip(in_shapes, node.inputs))
         raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: {exc} "
                          f"[run-time inputs: {detail}]") from None
+    if None in shape:  # e.g. a division by zero inside a shape expression
+        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: a size could not "
+                         f"be computed at run time (got {shape_str(tuple(shape))})")
     if not dims_compatible(node.shape, shape):
         raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: run-time shape "
                          f"{shape_str(shape)} does not match its static shape "
