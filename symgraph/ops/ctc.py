@@ -152,39 +152,64 @@ def greedy_decode(x, in_len, out):
         out[0, b, n_time] = score
 
 
+@njit(cache=CACHE, nogil=True)
+def _grown(a, size):
+    out = np.empty(size, dtype=a.dtype)
+    out[:a.shape[0]] = a
+    return out
+
+
+@njit(cache=CACHE, nogil=True)
+def _offered(total, n_leaves, width, leaves, nt):
+    # TF's candidate test: a score above -inf that fits, or beats the lowest leaf
+    if not total > NEG_INF:
+        return False
+    if n_leaves < width:
+        return True
+    low = nt[leaves[0]]
+    for q in range(1, n_leaves):
+        if nt[leaves[q]] < low:
+            low = nt[leaves[q]]
+    return total > low
+
+
 @njit('void(float64[:, :, ::1], int64[::1], int64, boolean, float64[:, :, ::1], int64[::1])',
       cache=CACHE, nogil=True, error_model='numpy')
 def beam_decode(x, in_len, width, merge_repeated, out, n_beams):
+    # TF's CTCBeamSearchDecoder: a trie of prefixes that outlives the steps; each step
+    # first updates the beams themselves (a beam's parent counts only while it is in
+    # the beam), then offers each beam's children to a bounded set of leaves in order
+    # of the beams' scores, evicting the lowest leaf when full.
     n_batch, n_time, n_class = x.shape
     blank = n_class - 1
     n_labels = n_class - 1
     top_paths = out.shape[0]
-    span = max(n_time, 1)
-    cap = width * (n_labels + 1)
-    pre = np.zeros((width, span), dtype=np.int64)      # prefixes of the beams
-    plen = np.zeros(width, dtype=np.int64)
-    pb = np.empty(width)                                # log P(prefix, ends in blank)
-    pnb = np.empty(width)                               # log P(prefix, ends in label)
-    par = np.empty(width, dtype=np.int64)               # beam holding prefix[:-1], or -1
-    npre = np.zeros((width, span), dtype=np.int64)
-    nplen = np.zeros(width, dtype=np.int64)
-    npb = np.empty(width)
-    npnb = np.empty(width)
-    npar = np.empty(width, dtype=np.int64)
-    c_src = np.empty(cap, dtype=np.int64)
-    c_lab = np.empty(cap, dtype=np.int64)               # -1: the beam itself
-    c_pb = np.empty(cap)
-    c_pnb = np.empty(cap)
-    c_tot = np.empty(cap)
-    has_child = np.zeros((width, max(n_labels, 1)), dtype=np.bool_)
-    new_index = np.empty(width, dtype=np.int64)
-    chosen = np.empty(width, dtype=np.int64)
+    cap = 1 + width * max(n_labels, 1)
+    parent = np.empty(cap, dtype=np.int64)
+    label = np.empty(cap, dtype=np.int64)
+    first_kid = np.empty(cap, dtype=np.int64)
+    next_sib = np.empty(cap, dtype=np.int64)
+    ob = np.empty(cap)   # old (previous step) log P: ends in blank, in label, total
+    ol = np.empty(cap)
+    ot = np.empty(cap)
+    nb = np.empty(cap)   # new (this step) log P
+    nl = np.empty(cap)
+    nt = np.empty(cap)   # NEG_INF: not in the beam
+    leaves = np.empty(width, dtype=np.int64)
+    branches = np.empty(width, dtype=np.int64)
+    scores = np.empty(width)
+    kid = np.empty(max(n_labels, 1), dtype=np.int64)
     for b in range(n_batch):
-        n = 1
-        plen[0] = 0
-        pb[0] = 0.0
-        pnb[0] = NEG_INF
-        par[0] = -1
+        parent[0] = -1
+        label[0] = -1
+        first_kid[0] = -1
+        next_sib[0] = -1
+        nb[0] = 0.0
+        nl[0] = NEG_INF
+        nt[0] = 0.0
+        n_nodes = 1
+        leaves[0] = 0
+        n_leaves = 1
         for t in range(in_len[b]):
             m = NEG_INF
             for c in range(n_class):
@@ -193,106 +218,117 @@ def beam_decode(x, in_len, width, merge_repeated, out, n_beams):
             total = 0.0
             for c in range(n_class):
                 total += math.exp(x[b, t, c] - m)
-            m += math.log(total)  # TF normalises each step: x - m is a log-softmax
-            for j in range(n):
-                for c in range(n_labels):
-                    has_child[j, c] = False
-            for j in range(n):
-                if par[j] >= 0:
-                    has_child[par[j], pre[j, plen[j] - 1]] = True
-            nc = 0
-            # the beams themselves: add a blank, repeat the last label, or extend
-            # their parent (when the parent is a beam too)
-            for j in range(n):
-                old_total = _lse(pb[j], pnb[j])
-                label = NEG_INF
-                if plen[j] > 0:
-                    last = pre[j, plen[j] - 1]
-                    label = pnb[j]
-                    i = par[j]
-                    if i >= 0:
-                        if plen[i] > 0 and pre[i, plen[i] - 1] == last:
-                            previous = pb[i]
-                        else:
-                            previous = _lse(pb[i], pnb[i])
-                        label = _lse(label, previous)
-                    label += x[b, t, last] - m
-                c_src[nc] = j
-                c_lab[nc] = -1
-                c_pb[nc] = old_total + x[b, t, blank] - m
-                c_pnb[nc] = label
-                c_tot[nc] = _lse(c_pb[nc], label)
-                nc += 1
-            # new children (prefix + one label) that are not beams already
-            for j in range(n):
-                old_total = _lse(pb[j], pnb[j])
-                if old_total == NEG_INF:
+            norm = m + math.log(total)  # TF normalises each step: x - norm is log-softmax
+            for r in range(n_leaves):
+                scores[r] = -nt[leaves[r]]
+            order = np.argsort(scores[:n_leaves], kind='mergesort')
+            n_br = n_leaves
+            for r in range(n_br):
+                e = leaves[order[r]]
+                branches[r] = e
+                ob[e] = nb[e]
+                ol[e] = nl[e]
+                ot[e] = nt[e]
+            n_leaves = 0
+            for r in range(n_br):
+                e = branches[r]
+                p = parent[e]
+                if p >= 0:
+                    if nt[p] > NEG_INF:
+                        previous = ob[p] if label[e] == label[p] else ot[p]
+                        nl[e] = _lse(nl[e], previous)
+                    nl[e] += x[b, t, label[e]] - norm
+                nb[e] = ot[e] + x[b, t, blank] - norm
+                nt[e] = _lse(nb[e], nl[e])
+                leaves[n_leaves] = e
+                n_leaves += 1
+            for r in range(n_br):
+                e = branches[r]
+                if not _offered(ot[e], n_leaves, width, leaves, nt):
                     continue
-                last = pre[j, plen[j] - 1] if plen[j] > 0 else -1
                 for c in range(n_labels):
-                    if has_child[j, c]:
-                        continue
-                    previous = pb[j] if c == last else old_total
-                    v = x[b, t, c] - m + previous
-                    if not v > NEG_INF:
-                        continue
-                    c_src[nc] = j
-                    c_lab[nc] = c
-                    c_pb[nc] = NEG_INF
-                    c_pnb[nc] = v
-                    c_tot[nc] = v
-                    nc += 1
-            order = np.argsort(-c_tot[:nc], kind='mergesort')
-            n_new = min(width, nc)
-            for j in range(n):
-                new_index[j] = -1
-            for r in range(n_new):
-                k = order[r]
-                chosen[r] = k
-                j = c_src[k]
-                if c_lab[k] < 0:
-                    new_index[j] = r
-                length = plen[j]
-                for q in range(length):
-                    npre[r, q] = pre[j, q]
-                if c_lab[k] >= 0:
-                    npre[r, length] = c_lab[k]
-                    length += 1
-                nplen[r] = length
-                npb[r] = c_pb[k]
-                npnb[r] = c_pnb[k]
-            for r in range(n_new):
-                k = chosen[r]
-                j = c_src[k]
-                if c_lab[k] >= 0:
-                    npar[r] = new_index[j]
-                elif par[j] >= 0:
-                    npar[r] = new_index[par[j]]
-                else:
-                    npar[r] = -1
-            pre, npre = npre, pre
-            plen, nplen = nplen, plen
-            pb, npb = npb, pb
-            pnb, npnb = npnb, pnb
-            par, npar = npar, par
-            n = n_new
-        n_beams[b] = n
-        for j in range(n):
-            c_tot[j] = _lse(pb[j], pnb[j])
-        order = np.argsort(-c_tot[:n], kind='mergesort')
-        for p in range(min(top_paths, n)):
-            j = order[p]
+                    kid[c] = -1
+                k = first_kid[e]
+                while k >= 0:
+                    kid[label[k]] = k
+                    k = next_sib[k]
+                for c in range(n_labels):
+                    k = kid[c]
+                    if k < 0:
+                        if n_nodes == parent.shape[0]:
+                            size = 2 * n_nodes
+                            parent = _grown(parent, size)
+                            label = _grown(label, size)
+                            first_kid = _grown(first_kid, size)
+                            next_sib = _grown(next_sib, size)
+                            ob = _grown(ob, size)
+                            ol = _grown(ol, size)
+                            ot = _grown(ot, size)
+                            nb = _grown(nb, size)
+                            nl = _grown(nl, size)
+                            nt = _grown(nt, size)
+                        k = n_nodes
+                        n_nodes += 1
+                        parent[k] = e
+                        label[k] = c
+                        first_kid[k] = -1
+                        next_sib[k] = first_kid[e]
+                        first_kid[e] = k
+                        nt[k] = NEG_INF
+                    if nt[k] > NEG_INF:
+                        continue  # already a beam: its update above counted this parent
+                    previous = ob[e] if c == label[e] else ot[e]
+                    nb[k] = NEG_INF
+                    nl[k] = x[b, t, c] - norm + previous
+                    nt[k] = nl[k]
+                    if _offered(nt[k], n_leaves, width, leaves, nt):
+                        if n_leaves == width:
+                            low = 0
+                            for q in range(1, n_leaves):
+                                if nt[leaves[q]] < nt[leaves[low]]:
+                                    low = q
+                            nb[leaves[low]] = NEG_INF
+                            nl[leaves[low]] = NEG_INF
+                            nt[leaves[low]] = NEG_INF
+                            leaves[low] = k
+                        else:
+                            leaves[n_leaves] = k
+                            n_leaves += 1
+                    else:
+                        # refused: TF resets both its probabilities, so a beam refused
+                        # as a child this step (after an eviction) offers no children
+                        ob[k] = NEG_INF
+                        ol[k] = NEG_INF
+                        ot[k] = NEG_INF
+                        nb[k] = NEG_INF
+                        nl[k] = NEG_INF
+                        nt[k] = NEG_INF
+        n_beams[b] = n_leaves
+        for r in range(n_leaves):
+            scores[r] = -nt[leaves[r]]
+        order = np.argsort(scores[:n_leaves], kind='mergesort')
+        for p in range(min(top_paths, n_leaves)):
+            e = leaves[order[p]]
             for q in range(n_time):
                 out[p, b, q] = -1.0
-            k = 0
-            prev = -1
-            for q in range(plen[j]):
-                c = pre[j, q]
-                if not merge_repeated or c != prev:
-                    out[p, b, k] = c
-                    k += 1
-                prev = c
-            out[p, b, n_time] = c_tot[j]
+            length = 0
+            k = e
+            while parent[k] >= 0:
+                length += 1
+                k = parent[k]
+            k = e
+            for q in range(length - 1, -1, -1):
+                out[p, b, q] = label[k]
+                k = parent[k]
+            if merge_repeated:
+                kept = 0
+                for q in range(length):
+                    if q == 0 or out[p, b, q] != out[p, b, q - 1]:
+                        out[p, b, kept] = out[p, b, q]
+                        kept += 1
+                for q in range(kept, length):
+                    out[p, b, q] = -1.0
+            out[p, b, n_time] = nt[e]
 '''
 
 _UPDATE_FN = '''
@@ -574,37 +610,67 @@ def _merge(seq):
     return [c for k, c in enumerate(seq) if k == 0 or c != seq[k - 1]]
 
 
+class _Prefix:
+    """A node of the reference beam search's trie (TF keeps its prefixes the same way)."""
+
+    def __init__(self, parent, label):
+        self.parent, self.label, self.children = parent, label, {}
+        self.old = self.new = (-np.inf, -np.inf, -np.inf)  # log P blank, label, total
+
+    def labels(self) -> list:
+        out, node = [], self
+        while node.parent is not None:
+            out.append(node.label)
+            node = node.parent
+        return out[::-1]
+
+
 def _reference_beam(steps, blank, width):
-    """Prefix beam search with a dict of prefix -> (log P blank, log P label)."""
-    beams = {(): (0.0, -np.inf)}
+    """TF's beam search in plain Python (see ``beam_decode``): ``steps`` are
+    log-softmax rows; returns ``[(labels, log P)]``, best first."""
+    root = _Prefix(None, -1)
+    root.new = (0.0, -np.inf, 0.0)
+    leaves = [root]
+
+    def offered(total):
+        return total > -np.inf and (len(leaves) < width or
+                                    total > min(e.new[2] for e in leaves))
+
     for row in steps:
-        new = {}
-        for prefix, (pb, pnb) in beams.items():
-            total = np.logaddexp(pb, pnb)
+        branches = sorted(leaves, key=lambda e: -e.new[2])
+        for e in branches:
+            e.old = e.new
+        leaves = []
+        for e in branches:
             label = -np.inf
-            if prefix:
-                label = pnb
-                parent = beams.get(prefix[:-1])
-                if parent is not None:
-                    same = len(prefix) > 1 and prefix[-2] == prefix[-1]
-                    label = np.logaddexp(label, parent[0] if same else np.logaddexp(*parent))
-                label += row[prefix[-1]]
-            new[prefix] = (total + row[blank], label)
-        for prefix, (pb, pnb) in beams.items():
-            total = np.logaddexp(pb, pnb)
-            if total == -np.inf:
+            if e.parent is not None:
+                label = e.old[1]
+                if e.parent.new[2] > -np.inf:
+                    pb, _, pt = e.parent.old
+                    label = np.logaddexp(label, pb if e.label == e.parent.label else pt)
+                label += row[e.label]
+            blank_p = e.old[2] + row[blank]
+            e.new = (blank_p, label, np.logaddexp(blank_p, label))
+            leaves.append(e)
+        for e in branches:
+            if not offered(e.old[2]):
                 continue
             for c in range(len(row) - 1):
-                child = prefix + (c,)
-                if child in beams:
+                child = e.children.setdefault(c, _Prefix(e, c))
+                if child.new[2] > -np.inf:
                     continue
-                previous = pb if prefix and prefix[-1] == c else total
-                if previous + row[c] > -np.inf:
-                    new[child] = (-np.inf, previous + row[c])
-        ranked = sorted(new.items(), key=lambda kv: -np.logaddexp(*kv[1]))
-        beams = dict(ranked[:width])
-    ranked = sorted(beams.items(), key=lambda kv: -np.logaddexp(*kv[1]))
-    return [(list(p), float(np.logaddexp(*v))) for p, v in ranked]
+                score = row[c] + (e.old[0] if c == e.label else e.old[2])
+                child.new = (-np.inf, score, score)
+                if offered(score):
+                    if len(leaves) == width:
+                        low = min(leaves, key=lambda n: n.new[2])
+                        low.new = (-np.inf, -np.inf, -np.inf)
+                        leaves.remove(low)
+                    leaves.append(child)
+                else:
+                    child.old = child.new = (-np.inf, -np.inf, -np.inf)
+    ranked = sorted(leaves, key=lambda e: -e.new[2])
+    return [(e.labels(), float(e.new[2])) for e in ranked]
 
 
 CTC_DECODE = register(Op(
