@@ -278,3 +278,61 @@ def test_data_dependent_shapes_read_values_before_updates():
     r = K.reshape(x, [-1, half])
     assert K.int_shape(r) == (None, None)
     np.testing.assert_array_equal(_run([x], [r], [_x(2, 6)])[0], _x(2, 6).reshape(4, 3))
+
+
+# -- slicing with tensor bounds ----------------------------------------------------------
+_I, _J = "i", "j"
+
+
+@pytest.mark.parametrize("key", [
+    (slice(_I, _J),), (slice(None), slice(_I, None)), (slice(None, _J, 2),),
+    (slice(_J, _I, -1),), (_I, slice(_I, _J)), (slice(None), slice(None, _J, -1)),
+    (slice(None), slice(_I, None, -2)),
+])
+def test_slicing_with_data_bounds_follows_python(key):
+    x = K.placeholder((None, 5))
+    i, j = K.placeholder((), dtype="int32"), K.placeholder((), dtype="int32")
+
+    def bind(k, vi, vj):
+        pick = {_I: vi, _J: vj}.get
+        if isinstance(k, slice):
+            return slice(*(pick(v, v) if isinstance(v, str) else v
+                           for v in (k.start, k.stop, k.step)))
+        return pick(k, k) if isinstance(k, str) else k
+
+    f = K.function([x, i, j], [x[tuple(bind(k, i, j) for k in key)]])
+    a = _x(4, 5)
+    for vi in range(-6, 7):
+        for vj in range(-6, 7):
+            npkey = tuple(bind(k, vi, vj) for k in key)
+            try:
+                expected = a[npkey]
+            except IndexError:
+                continue
+            np.testing.assert_array_equal(f([a, np.int32(vi), np.int32(vj)])[0], expected)
+
+
+def test_slicing_with_bounds_from_shapes_needs_no_data():
+    x = K.placeholder((None, 5))
+    n = K.shape(x)[0]
+    a = _x(4, 5)
+    for y, expected in [(x[1:n - 1], a[1:3]), (x[:, -n:], a[:, -4:]), (x[n - 6::-1], a[-2::-1])]:
+        f = K.function([x], [y])
+        assert f._values_fn is None  # resolved by shape propagation alone
+        np.testing.assert_array_equal(f([a])[0], expected)
+        for b in BATCHES:
+            f([_x(b, 5)])  # any batch size, empty included
+
+
+def test_indexing_and_slicing_inside_map_fn():
+    x = K.placeholder((None, 5))
+    a = _x(4, 5)
+    rows = K.map_fn(lambda i: K.sum(x[i]), K.arange(0, K.shape(x)[0]), dtype="float32")
+    np.testing.assert_allclose(_run([x], [rows], [a])[0], a.sum(axis=1))
+    pairs = K.map_fn(lambda i: K.sum(x[i:i + 2]), K.arange(0, 3), dtype="float32")
+    np.testing.assert_allclose(_run([x], [pairs], [a])[0],
+                               [a[k:k + 2].sum() for k in range(3)])
+    grad = K.gradients(K.sum(x[1:K.shape(x)[0] - 1] ** 2), [x])[0]
+    expected = np.zeros_like(a)
+    expected[1:3] = 2 * a[1:3]
+    np.testing.assert_allclose(_run([x], [grad], [a])[0], expected)

@@ -17,7 +17,8 @@ Entries (hashable, stored in op attributes and graph files):
 
 * ``int``: a known size (``-1`` at the top level of a reshape target: "the rest");
 * ``((src, axis), ...)``: the product of those input dims (``()`` is 1);
-* ``("expr", fn, a, b)``: ``fn`` in :data:`FUNCTIONS` applied to two entries;
+* ``("expr", fn, a, b)``: ``fn`` in :data:`FUNCTIONS` applied to two entries
+  (arithmetic, max/min, and comparisons giving 0 or 1, with which ``where`` is written);
 * ``("value", src, k)``: element ``k`` of input ``src``'s *value*, for a shape that
   depends on data (``K.zeros([K.max(labels) + 1])``). Statically that dim is ``None``;
   a compiled function computes those inputs first, with a small function of its own,
@@ -44,9 +45,17 @@ FUNCTIONS = {
     "min": min,
     "int": lambda a, b: int(a),  # a cast to an integer type truncates toward zero
     "ceil": lambda a, b: -(-a // b) if b else None,  # ceil(a / b) for ints
+    "<": lambda a, b: int(a < b),  # comparisons are 0 or 1 (``where`` is arithmetic on them)
+    "<=": lambda a, b: int(a <= b),
+    ">": lambda a, b: int(a > b),
+    ">=": lambda a, b: int(a >= b),
+    "==": lambda a, b: int(a == b),
+    "!=": lambda a, b: int(a != b),
 }
 _BINARY_OPS = {"add": "+", "subtract": "-", "multiply": "*", "floor_divide": "//",
-               "mod": "%", "true_divide": "/", "maximum": "max", "minimum": "min"}
+               "mod": "%", "true_divide": "/", "maximum": "max", "minimum": "min",
+               "less": "<", "less_equal": "<=", "greater": ">", "greater_equal": ">=",
+               "equal": "==", "not_equal": "!="}
 _MAX_ELEMENTS = 64  # a shape argument longer than this is not a shape
 
 
@@ -230,8 +239,10 @@ def _entries_uncached(t: Tensor, col: Collector, memo: dict):
         return _entries(t.inputs[0], col, memo)
     if name == "cast":
         inner = _entries(t.inputs[0], col, memo)
-        if inner is None or t.dtype == "bool":
+        if inner is None:
             return None
+        if t.dtype == "bool":
+            return [_combine("!=", e, 0) for e in inner]
         if t.dtype.startswith(("int", "uint")):
             return [_combine("int", e, 0) if not _is_int_entry(e) else e for e in inner]
         return inner
@@ -257,6 +268,16 @@ def _entries_uncached(t: Tensor, col: Collector, memo: dict):
                 return None
             out.extend(inner)
         return out
+    if name == "where":  # b + (a - b) * cond, cond being 0 or 1
+        parts = [_entries(s, col, memo) for s in t.inputs]
+        if any(p is None for p in parts):
+            return None
+        n = max(len(p) for p in parts)
+        if any(len(p) not in (1, n) for p in parts):
+            return None
+        cond, a, b = (p * n if len(p) == 1 else p for p in parts)
+        return [_combine("+", y, _combine("*", _combine("-", x, y), c))
+                for c, x, y in zip(cond, a, b)]
     if name == "negative":
         inner = _entries(t.inputs[0], col, memo)
         return None if inner is None else [_combine("-", 0, e) for e in inner]

@@ -241,8 +241,11 @@ def getitem(x: Tensor, key) -> Tensor:
     if x.shape is None:
         raise op_error(ShapeError, "getitem", [x], "the input's rank is unknown")
     items = key if isinstance(key, tuple) else (key,)
-    if any(isinstance(k, Tensor) for k in items):
-        return _getitem_tensor_ints(x, items)
+    if any(isinstance(k, Tensor) or (isinstance(k, slice) and any(
+            isinstance(v, Tensor) for v in (k.start, k.stop, k.step))) for k in items):
+        from .tensor_index import getitem_with_tensors
+
+        return getitem_with_tensors(x, items)
     n_axes = sum(1 for k in items if k is not None and k is not Ellipsis)
     if sum(1 for k in items if k is Ellipsis) > 1:
         raise op_error(ShapeError, "getitem", [x], "only one Ellipsis is allowed")
@@ -273,44 +276,6 @@ def getitem(x: Tensor, key) -> Tensor:
                            f"unsupported index {k!r}: use ints, slices, None and ..."
                            " (K.gather for tensor indices)")
     return x.graph.make(GETITEM, (x,), {"index": tuple(index)})
-
-
-def _getitem_tensor_ints(x: Tensor, items: tuple) -> Tensor:
-    """``x[..., i, ...]`` with ``i`` a scalar int tensor (a loop counter, an argmin):
-    the other items first (``i``'s axis kept), then a gather of that axis, moved to the
-    front. Negative ``i`` counts from the end as in TF; out of range is a run-time
-    error naming the index."""
-    from .elementwise import binary, cast
-    from .indexing import gather
-
-    kept, tensors, axis = [], [], 0
-    for k in items:
-        if isinstance(k, Tensor):
-            if k.shape != () or not k.dtype.startswith(("int", "uint")):
-                raise op_error(DTypeError, "getitem", [x, k],
-                               f"a tensor index must be a scalar int tensor, got shape "
-                               f"{k.shape} {k.dtype} (K.gather for tensor indices)")
-            tensors.append((axis, k))
-            kept.append(slice(None))
-            axis += 1
-        elif k is None or k is Ellipsis:
-            kept.append(k)
-            if k is None:
-                axis += 1
-            else:  # the axes the Ellipsis stands for
-                n_axes = sum(1 for j in items if j is not None and j is not Ellipsis)
-                axis += len(x.shape) - n_axes
-        else:
-            kept.append(k)
-            axis += 0 if (hasattr(k, "__index__") and not isinstance(k, slice)) else 1
-    out = getitem(x, tuple(kept))
-    for position, index in reversed(tensors):
-        size = getitem(shape_of(out), position)
-        wrapped = binary("add", index, binary("multiply", cast(binary("less", index, 0),
-                                                              index.dtype), size))
-        perm = (position,) + tuple(a for a in range(len(out.shape)) if a != position)
-        out = gather(transpose(out, perm), wrapped)
-    return out
 
 
 def getitem_parsed(x: Tensor, index: tuple) -> Tensor:
