@@ -336,3 +336,34 @@ def test_indexing_and_slicing_inside_map_fn():
     expected = np.zeros_like(a)
     expected[1:3] = 2 * a[1:3]
     np.testing.assert_allclose(_run([x], [grad], [a])[0], expected)
+
+
+def test_graph_files_keep_shape_tensors_and_refuse_bad_entries():
+    import io
+    import json
+    import zipfile
+
+    import symgraph
+    from symgraph.io import GraphFileError
+
+    x = K.placeholder((None, 3, 4))
+    labels = K.placeholder((None,), dtype="int32")
+    f = K.function([x, labels], [K.reshape(x, [K.shape(x)[0] * 2, -1]),
+                                 K.zeros([K.max(labels) + 1, 2])])
+    data = symgraph.io.dumps(f)
+    loaded = symgraph.io.loads(data)
+    feeds = [_x(2, 3, 4), np.array([0, 3], "int32")]
+    for got, want in zip(loaded(feeds), f(feeds)):
+        np.testing.assert_array_equal(got, want)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    text = members["graph.json"].decode()
+    assert '"*"' in text
+    members["graph.json"] = text.replace('"*"', '"evil"', 1).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, blob in members.items():
+            zf.writestr(name, blob)
+    json.loads(members["graph.json"])  # still valid JSON: the shape rule refuses it
+    with pytest.raises(GraphFileError, match="unknown function 'evil' in a dim entry"):
+        symgraph.io.loads(out.getvalue())
