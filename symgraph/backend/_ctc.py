@@ -16,6 +16,7 @@ from ..core import dtypes
 from ..core.tensor import Tensor
 from ..errors import DTypeError, ShapeError, op_error
 from ..ops import ctc as _ctc
+from ..ops import ctc_decode as _ctc_decode
 from ..ops.reduce import reduce as _reduce
 from ..ops.sparse import SparseTensor, padded_rows_to_sparse
 
@@ -174,7 +175,7 @@ def ctc_decode(y_pred, input_length, greedy: bool = True, beam_width: int = 100,
         attrs = {"greedy": False, "beam_width": width, "top_paths": paths,
                  "merge_repeated": bool(merge_repeated)}
     attrs["eps"] = float(config.epsilon())
-    packed = y_pred.graph.make(_ctc.CTC_DECODE, (y_pred, in_len), attrs)
+    packed = y_pred.graph.make(_ctc_decode.CTC_DECODE, (y_pred, in_len), attrs)
     decoded = [ops.cast(packed[k, :, :-1], "int64") for k in range(attrs["top_paths"])]
     log_prob = ops.cast(ops.transpose(packed[:, :, -1]), y_pred.dtype)
     return decoded, log_prob

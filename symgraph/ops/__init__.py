@@ -5,6 +5,7 @@ from . import (  # noqa: F401
     control,
     conv,
     ctc,
+    ctc_decode,
     elementwise,
     gradutil,
     image,
