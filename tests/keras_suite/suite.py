@@ -86,6 +86,7 @@ class FileResult:
     failures: dict[str, str] = dataclasses.field(default_factory=dict)
     crash: str = ""  # the process's output tail when it produced no report
     passed_ids: list[str] = dataclasses.field(default_factory=list)
+    skip_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -183,8 +184,11 @@ def _parse_junit(path: Path, rel: str, result: FileResult) -> None:
         bad = case.find("failure")
         if bad is None:
             bad = case.find("error")
-        if case.find("skipped") is not None:
+        skipped = case.find("skipped")
+        if skipped is not None:
             result.skipped += 1
+            reason = (skipped.get("message") or "no reason given").strip()[:160]
+            result.skip_reasons[reason] = result.skip_reasons.get(reason, 0) + 1
         elif bad is not None:
             if test_id in known:
                 result.known += 1
@@ -258,6 +262,12 @@ def run_suite(files: list[str], jobs: int = 0, cache: str | None = None,
                 print(f"FAILED {test_id}: {message}", file=stream)
             if r.crash:
                 print(f"CRASH {r.path}:\n{r.crash}", file=stream)
+        reasons: dict[str, int] = {}
+        for r in results:
+            for reason, count in r.skip_reasons.items():
+                reasons[reason] = reasons.get(reason, 0) + count
+        for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            print(f"skipped by Keras {count:3d}x: {reason}", file=stream)
         for test_id in report.stale:
             print(f"STALE known difference (it passes now): {test_id}", file=stream)
         print(f"total: {report.total('passed')} passed, {report.total('failed')} failed, "
