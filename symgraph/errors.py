@@ -94,7 +94,9 @@ def op_error(cls: type[SymgraphError], op_name: str, inputs, detail: str,
     if location is None:
         location = user_frame()
     where = format_location(location)
-    msg = f"{op_name}: {detail} [inputs: {describe_inputs(inputs)}]"
+    msg = f"{op_name}: {detail}"
+    if inputs:
+        msg += f" [inputs: {describe_inputs(inputs)}]"
     if where:
         msg += f" (created at {where})"
     return cls(msg)

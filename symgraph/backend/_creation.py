@@ -10,6 +10,7 @@ from ..core.shapes import is_fully_known, normalize_shape
 from ..core.tensor import Tensor
 from ..ops import dims as _dims
 from ..ops import random as _random
+from ..ops.leaves import numeric_value
 
 
 def _dtype(dtype) -> str:
@@ -56,6 +57,7 @@ def constant(value, dtype=None, shape=None, name: str | None = None) -> Tensor:
                [1.5, 1.5]], dtype=float32)
     """
     dtype = _dtype(dtype)
+    numeric_value(value, "constant")
     array = np.asarray(value, dtype=dtype)
     if shape is not None:
         shape = normalize_shape(shape)

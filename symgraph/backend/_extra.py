@@ -66,7 +66,9 @@ def slice(x, start, size) -> Tensor:  # noqa: A001  (Keras's name)
     if isinstance(start, Tensor) or isinstance(size, Tensor) or builtins.any(
             isinstance(v, Tensor) for v in (*start, *size)):
         return _slice_tensors(x, start, size)
-    start, size = tuple(int(s) for s in start), tuple(int(s) for s in size)
+    start, size = (tuple(_dims.shape_argument(list(v), _dims.Collector(context=[x]), "slice",
+                                              allow_negative=True, what=what))
+                   for v, what in ((start, "start"), (size, "size")))
     if x.shape is None or len(start) != len(x.shape) or len(size) != len(x.shape):
         raise op_error(ShapeError, "slice", [x], "start and size need one entry per axis")
     if any(s < 0 for s in start) or any(n < -1 for n in size):
@@ -76,8 +78,11 @@ def slice(x, start, size) -> Tensor:  # noqa: A001  (Keras's name)
         if d is not None and (s > d or (n >= 0 and s + n > d)):
             raise op_error(ShapeError, "slice", [x],
                            f"start {s} with size {n} is out of range for axis {a} of size {d}")
-    key = tuple(_py_slice(s, None if n == -1 else s + n) for s, n in zip(start, size))
-    return ops.getitem(x, key)
+    # checked again when the function runs, for the dims known only then (TF's rule:
+    # out of range is an error, never a shorter result)
+    index = tuple(("slice", s, None if n == -1 else s + n, 1, "strict")
+                  for s, n in zip(start, size))
+    return ops.getitem_parsed(x, index, label="slice")
 
 
 def _slice_tensors(x: Tensor, start, size) -> Tensor:

@@ -215,8 +215,9 @@ def tile(x, n) -> Tensor:
     return ops.reshape(big, tuple(((0, 2 * a), (0, 2 * a + 1)) for a in range(ndim)))
 
 
-def repeat_elements(x, rep: int, axis: int) -> Tensor:
-    """Repeat each entry ``rep`` times along ``axis`` (numpy.repeat).
+def repeat_elements(x, rep, axis: int) -> Tensor:
+    """Repeat each entry ``rep`` times along ``axis`` (numpy.repeat); ``rep`` is an int
+    or a scalar int tensor (computed from shapes, or data).
 
     Example:
         >>> import symgraph.backend as K
@@ -226,13 +227,15 @@ def repeat_elements(x, rep: int, axis: int) -> Tensor:
     x = ops.as_tensor(x)
     ndim = _rank(x, "repeat_elements")
     axis = _axis(x, axis, ndim, "repeat_elements")
-    rep = int(rep)
-    if rep < 0:
+    col = dims.Collector(offset=1, context=[x])  # input 0: x with a new axis
+    (rep,) = dims.shape_argument([rep], col, "repeat_elements", allow_negative=True,
+                                 what="rep")
+    if type(rep) is int and rep < 0:
         raise op_error(ShapeError, "repeat_elements", [x], f"rep must be >= 0, got {rep}")
     expanded = expand_dims(x, axis + 1)
     target = list(_refs(range(ndim + 1)))
     target[axis + 1] = rep
-    big = ops.broadcast_to(expanded, tuple(target))
+    big = ops.broadcast_to(expanded, tuple(target), col.sources)
     merged = list(_refs(range(ndim + 1)))
     merged[axis:axis + 2] = [((0, axis), (0, axis + 1))]
     return ops.reshape(big, tuple(merged))

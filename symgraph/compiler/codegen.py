@@ -204,9 +204,13 @@ def launch(n_threads: int, serial_loader, parallel_loader, *args) -> None:
             if numba.get_num_threads() != n_threads:
                 numba.set_num_threads(n_threads)
             parallel_loader()(*args)
+            return
+        except SystemError:
+            # an exception inside a prange loop reaches Python as a SystemError: the
+            # serial twin raises the kernel's own error (e.g. a negative int exponent)
+            pass
         finally:
             _PAR_LOCK.release()
-        return
     serial_loader()(*args)
 
 

@@ -137,14 +137,32 @@ def _simplify(node):
         return reshape(ins[0].inputs[0], node.attrs["target"])
     if name == "cast" and ins[0].op.name == "cast":
         source = ins[0].inputs[0]
-        mid = ins[0].dtype
-        if np.can_cast(source.dtype, mid, "safe"):  # the first cast loses nothing
+        if _cast_chain_is_one(source.dtype, ins[0].dtype, node.dtype):
             from ..ops import cast
 
             return cast(source, node.dtype)
     if name in ("identity", "stop_gradient"):
         return None  # kept: they are cheap and carry meaning (names, gradients)
     return None
+
+
+def _family(dtype) -> str:
+    kind = np.dtype(dtype).kind
+    return "int" if kind in "iu" else kind
+
+
+def _cast_chain_is_one(source, mid, dst) -> bool:
+    """Whether ``cast(cast(x, mid), dst)`` equals ``cast(x, dst)`` for every x: the first
+    cast must keep every value (NumPy calls int64 -> float64 "safe", but float64 holds
+    only 53 bits), and the second must treat ``mid`` as it would treat ``source``
+    (float -> int saturates where int -> int wraps)."""
+    src, mid_t = np.dtype(source), np.dtype(mid)
+    if not np.can_cast(src, mid_t, "safe"):
+        return False
+    if src.kind in "iu" and mid_t.kind == "f" and \
+            src.itemsize * 8 - (src.kind == "i") > np.finfo(mid_t).nmant + 1:
+        return False  # an int wider than the float's mantissa
+    return _family(mid_t) == _family(src) or src.kind == "b" or np.dtype(dst).kind in "fc"
 
 
 def simplify(outputs) -> list:

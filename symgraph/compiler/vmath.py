@@ -398,6 +398,15 @@ def pow_f64(x, y):
 
 
 # ---- how the coefficients were computed ---------------------------------------------------
+@_inline
+def ipow(x, y):
+    """Integer power; a negative exponent is an error, as in NumPy and TF (an integer
+    cannot hold 2 ** -1)."""
+    if y < 0:
+        raise ValueError("integers to negative integer powers are not allowed")
+    return x ** y
+
+
 def _fit_coefficients():  # pragma: no cover - documentation of the constants above
     import mpmath as mp
 

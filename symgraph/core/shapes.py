@@ -140,6 +140,13 @@ def dims_compatible(static: Shape | None, concrete: Sequence[int]) -> bool:
     return all(s is None or s == c for s, c in zip(static, concrete))
 
 
+def shapes_compatible(a: Shape | None, b: Shape | None) -> bool:
+    """Whether two static shapes can be the same at run time (``None`` matches any)."""
+    if a is None or b is None:
+        return True
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
 def shape_str(shape: Shape | None) -> str:
     if shape is None:
         return "<unknown rank>"

@@ -160,10 +160,19 @@ def _cast_template(ops, attrs, in_dtypes, out_dtype):
     if out_dtype == "bool":
         return f"({x} != 0)"
     if dtypes.is_int(out_dtype) and dtypes.is_float(in_dtypes[0]):
-        info = np.iinfo(out_dtype)
-        return (f"(0 if {x} != {x} else ({info.max} if {x} >= {float(info.max)!r} else "
-                f"({info.min} if {x} <= {float(info.min)!r} else {x})))")
+        info, upper = np.iinfo(out_dtype), _int_upper(out_dtype)
+        # every branch of the out dtype, and ``x >= 2**bits`` compared in float: the
+        # float nearest the int max (2**63 for int64) is out of range itself
+        make = f"np.{np.dtype(out_dtype).name}"
+        return (f"({make}(0) if {x} != {x} else ({make}({info.max}) if {x} >= {upper!r} "
+                f"else ({make}({info.min}) if {x} <= {float(info.min)!r} else {make}({x}))))")
     return x
+
+
+def _int_upper(dtype) -> float:
+    """The smallest float that does not fit ``dtype``: 2**bits (or 2**(bits-1))."""
+    info = np.iinfo(dtype)
+    return float(2 ** (info.bits - (1 if info.min < 0 else 0)))
 
 
 def _vmath(name):
@@ -181,15 +190,23 @@ def _vmath_suffix(dtype):
 def _power_template(ops, attrs, in_dtypes, out_dtype):
     if dtypes.is_float(out_dtype):
         return _vmath("pow")(ops, attrs, in_dtypes, out_dtype)
+    if dtypes.is_int(in_dtypes[1]) and not in_dtypes[1].startswith("uint"):
+        return f"vmath.ipow({ops[0]}, {ops[1]})"  # raises for a negative exponent
     return f"({ops[0]} ** {ops[1]})"
 
 
 def _cast_reference(x, dtype):
+    """float -> int truncates toward zero, saturates out of range (inf included) and maps
+    NaN to 0, exactly as the kernels do; other casts are NumPy's."""
     if np.dtype(dtype).kind in "iu" and x.dtype.kind == "f":
-        info = np.iinfo(dtype)
-        out = np.trunc(np.nan_to_num(x, nan=0.0))
-        out = np.clip(out, info.min, info.max)
-        return out.astype(dtype)
+        info, upper = np.iinfo(dtype), _int_upper(dtype)
+        t = np.trunc(np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=upper,
+                                   neginf=float(info.min)))
+        high, low = t >= upper, t <= info.min
+        out = np.where(high | low, 0.0, t).astype(dtype)
+        out[high] = info.max
+        out[low] = info.min
+        return out
     return x.astype(dtype)
 
 

@@ -46,10 +46,30 @@ def variable(value, dtype: str, name: str | None = None) -> Variable:
 
         value = evaluate(value)
     dtype = dtypes.normalize(dtype)
-    array = np.array(value, dtype=dtype, copy=True)
+    numeric_value(value, "variable")
+    array = np.array(value, dtype=dtype, copy=True)  # from the value: ints out of range raise
     check_size(array.shape)
     return make_leaf(get_default_graph(), VARIABLE, Variable, tuple(array.shape), dtype,
                      name or "variable", value=array)
+
+
+def numeric_value(value, what: str):
+    """``value`` as an array of numbers or bools; ``None``, text, objects and ragged
+    lists are errors (NumPy would turn ``None`` into NaN when cast to a float)."""
+    from ..errors import DTypeError, op_error
+
+    if value is None:
+        raise op_error(DTypeError, what, [], "the value is None; pass a number or an array")
+    try:
+        array = np.asarray(value)
+    except ValueError as exc:  # ragged nested lists
+        raise op_error(DTypeError, what, [], f"the value is not an array of numbers: {exc}") \
+            from None
+    if array.dtype.kind not in "biufc":
+        raise op_error(DTypeError, what, [],
+                       f"the value must hold numbers or bools, got {array.dtype} "
+                       f"({type(value).__name__})")
+    return array
 
 
 def constant(value, dtype: str, name: str | None = None) -> Constant:
@@ -74,6 +94,7 @@ def constant(value, dtype: str, name: str | None = None) -> Constant:
 
 
 def _constant(value, dtype: str, name: str | None) -> Constant:
+    numeric_value(value, "constant")
     array = np.array(value, dtype=dtype)
     check_size(array.shape)
     cval = ConstValue(array)

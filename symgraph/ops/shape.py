@@ -209,8 +209,14 @@ def _getitem_infer(in_shapes, in_dtypes, attrs):
                 raise ValueError(f"index {i} is out of bounds for axis {axis} with size {d}")
             axis += 1
         else:
-            _, start, stop, step = item
-            out.append(_slice_len(shape[axis], start, stop, step))
+            _, start, stop, step = item[:4]
+            d = shape[axis]
+            if len(item) == 5 and d is not None and (start > d or (stop or 0) > d):
+                # ("slice", start, stop, 1, "strict"): K.slice, whose range must fit (TF)
+                raise ValueError(f"start {start} with size "
+                                 f"{'-1' if stop is None else stop - start} is out of range "
+                                 f"for axis {axis} of size {d}")
+            out.append(_slice_len(d, start, stop, step))
             axis += 1
     out.extend(shape[axis:])
     return tuple(out), in_dtypes[0]
@@ -223,7 +229,7 @@ def _numpy_index(index):
             out.append(None)
         elif item[0] == "int":
             out.append(item[1])
-        else:
+        else:  # a 5th entry ("strict") only changes the shape rule
             out.append(slice(item[1], item[2], item[3]))
     return tuple(out)
 
@@ -278,9 +284,10 @@ def getitem(x: Tensor, key) -> Tensor:
     return x.graph.make(GETITEM, (x,), {"index": tuple(index)})
 
 
-def getitem_parsed(x: Tensor, index: tuple) -> Tensor:
-    """``getitem`` with an index already in the op's attribute form."""
-    return x.graph.make(GETITEM, (x,), {"index": index})
+def getitem_parsed(x: Tensor, index: tuple, label: str | None = None) -> Tensor:
+    """``getitem`` with an index already in the op's attribute form (``label``: the
+    node's name, e.g. the Keras function that built it)."""
+    return x.graph.make(GETITEM, (x,), {"index": index}, name=label)
 
 
 # -- concatenate --------------------------------------------------------------------

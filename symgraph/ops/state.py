@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from ..core.shapes import dims_compatible, shape_str
+from ..core.shapes import shape_str, shapes_compatible
 from ..core.tensor import Tensor, Variable
 from ..errors import GraphError, ShapeError, op_error
 from .registry import KERNEL, NOT_DIFFERENTIABLE, VIEW, Op, register
@@ -26,8 +26,8 @@ from .registry import KERNEL, NOT_DIFFERENTIABLE, VIEW, Op, register
 # -- assign ------------------------------------------------------------------------------
 def _assign_infer(in_shapes, in_dtypes, attrs):
     var_shape, value_shape = in_shapes
-    if value_shape is not None and value_shape != () and not dims_compatible(var_shape,
-                                                                             value_shape):
+    if value_shape is not None and value_shape != () and not shapes_compatible(var_shape,
+                                                                              value_shape):
         raise ValueError(f"cannot assign a value of shape {shape_str(value_shape)} to a "
                          f"variable of shape {shape_str(var_shape)}")
     return tuple(var_shape), in_dtypes[0]
@@ -56,8 +56,9 @@ def assign(var: Variable, value: Tensor) -> Tensor:
         from .elementwise import cast
 
         value = cast(value, var.dtype)
-    if value.shape is not None and value.shape != () and not dims_compatible(var.shape,
-                                                                             value.shape):
+    if value.shape is not None and value.shape != () and not shapes_compatible(var.shape,
+                                                                              value.shape):
+        # a None dim is checked against the variable when the function runs
         raise op_error(ShapeError, "update", [var, value],
                        f"the new value's shape {shape_str(value.shape)} is not the "
                        f"variable's shape {shape_str(var.shape)}")

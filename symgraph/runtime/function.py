@@ -472,6 +472,10 @@ class Function:
             elif not node.inputs or (is_fully_known(node.shape) and all(
                     shapes.get(s.id, s.shape) == s.shape for s in node.inputs)):
                 shapes[node.id] = node.shape
+            elif is_fully_known(node.shape) and any(s.id not in shapes for s in node.inputs):
+                # read for its shape only, which is static: prune did not visit its inputs
+                # (x + K.zeros_like(v + x) never computes, nor re-shapes, v + x)
+                shapes[node.id] = node.shape
             elif node.id in value_nodes:
                 if values is None:
                     raise ShapeError(

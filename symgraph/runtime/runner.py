@@ -70,7 +70,13 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
             namespace[f"k{node.id}"] = _fill(node, shapes[node.id])
             lines.append(f"    {target} = k{node.id}()")
         elif kind == "group":
-            lines += _group_lines(step, shapes, namespace, maybe_strided, reusable)
+            group = _group_lines(step, shapes, namespace, maybe_strided, reusable)
+            if any(m.op.name == "power" and m.dtype.startswith(("int", "uint"))
+                   for m in step.members):  # its kernel may raise: name the node
+                namespace[f"e{node.id}"] = _value_error(node)
+                group = ["    try:", *("    " + line for line in group),
+                         "    except ValueError as exc:", f"        e{node.id}(exc)"]
+            lines += group
             lines.append(f"    L[{node.op.name!r}] += 1")
         else:
             namespace[f"k{node.id}"] = _op_launcher(node, shapes)
@@ -234,6 +240,13 @@ def _group_lines(step, shapes, namespace, maybe_strided, reusable=frozenset()) -
             "    except TypeError:  # an input of another dtype or layout: the general path",
             f"        v{node_id} = {general}",
             f"    del o{node_id}"]
+
+
+def _value_error(node):
+    """Raise a kernel's ValueError again as a ShapeError naming ``node`` and its line."""
+    def raise_named(exc):
+        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: {exc}") from None
+    return raise_named
 
 
 def _op_launcher(node, shapes):

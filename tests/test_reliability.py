@@ -1,0 +1,152 @@
+"""Issue 14: rare graphs, casts at the edges, malformed construction (families 1 and 2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symgraph.backend as K
+from symgraph.errors import DTypeError, ShapeError
+from symgraph.runtime.function import Function
+
+EDGES = np.array([np.inf, -np.inf, np.nan, 1e30, -1e30, 9.3e18, -9.3e18, 1.9e19, 2.0 ** 63,
+                  -2.0 ** 63, 2.0 ** 64, -1.0, -0.7, 0.7, 3.7, 127.9, -128.9, 255.5],
+                 dtype="float64")
+
+
+def _saturated(values: np.ndarray, dtype: str) -> list:
+    """The documented float -> int cast, in exact Python arithmetic."""
+    info = np.iinfo(dtype)
+    out = []
+    for v in values.tolist():
+        if v != v:
+            out.append(0)
+        elif v == float("inf"):
+            out.append(int(info.max))
+        elif v == float("-inf"):
+            out.append(int(info.min))
+        else:
+            out.append(min(max(int(v), int(info.min)), int(info.max)))
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "uint32", "int64",
+                                   "uint64"])
+@pytest.mark.parametrize("source", ["float64", "float32"])
+def test_float_to_int_casts_saturate_in_kernels_and_folding(dtype, source):
+    values = EDGES.astype(source)
+    expected = _saturated(values.astype("float64"), dtype)
+    x = K.placeholder((None,), dtype=source)
+    kernel = K.function([x], [K.cast(x, dtype)])([values])[0]
+    assert kernel.dtype == np.dtype(dtype) and kernel.tolist() == expected
+    folded = [K.eval(K.cast(K.constant(v, dtype=source), dtype)).item() for v in values]
+    assert folded == expected
+    unfused = Function([x], [K.cast(x, dtype)], fuse=False, passes=())([values])[0]
+    assert unfused.tolist() == expected
+
+
+def test_cast_chains_drop_only_lossless_middles():
+    big = np.array([2 ** 62 + 1, -(2 ** 53) - 1, 7], dtype="int64")
+    x = K.placeholder((None,), dtype="int64")
+    through_float = K.cast(K.cast(x, "float64"), "int64")  # float64 rounds 2**62 + 1
+    got = K.function([x], [through_float])([big])[0]
+    assert got.tolist() == big.astype("float64").astype("int64").tolist()
+    assert got[0] != big[0]
+    small = K.placeholder((None,), dtype="int32")
+    wide = np.array([300, -300, 5], dtype="int32")
+    # int32 -> float64 is lossless, but float64 -> int8 saturates where int32 -> int8 wraps
+    sat = K.function([small], [K.cast(K.cast(small, "float64"), "int8")])([wide])[0]
+    assert sat.tolist() == [127, -128, 5]
+    # int8 -> int32 -> int16 is one cast
+    i8 = K.placeholder((None,), dtype="int8")
+    f = K.function([i8], [K.cast(K.cast(i8, "int32"), "int16")])
+    assert f([np.array([-5, 100], "int8")])[0].tolist() == [-5, 100]
+    assert "cast" in f.plan.describe()
+
+
+def test_shape_only_use_of_a_broadcast_with_a_fed_input():
+    x = K.placeholder((None,))
+    v = K.variable(np.ones((3, 5)))
+    y = x + K.zeros_like(v + x)  # v + x is read for its (static) shape only
+    f = K.function([x], [y])
+    out = f([np.arange(5, dtype="float32")])[0]
+    np.testing.assert_array_equal(out, np.broadcast_to(np.arange(5, dtype="float32"), (3, 5)))
+    assert f([np.ones(1, "float32")])[0].shape == (3, 5)
+
+
+@pytest.mark.parametrize("value, pattern", [
+    (None, "value is None"), ("abc", "numbers or bools"), ([[1, 2], [3]], "not an array"),
+    ([object()], "numbers or bools"),
+])
+def test_variable_and_constant_refuse_non_numbers(value, pattern):
+    with pytest.raises(DTypeError, match=f"variable: .*{pattern}.*created at .*test_reliab"):
+        K.variable(value)
+    with pytest.raises(DTypeError, match=f"constant: .*{pattern}"):
+        K.constant(value)
+
+
+@pytest.mark.parametrize("call, cls, pattern", [
+    (lambda x: K.reshape(x, (2.9, 3)), DTypeError, "reshape: shape entries must be ints"),
+    (lambda x: K.tile(x, 2.5), DTypeError, "tile: repeat count entries must be ints"),
+    (lambda x: K.repeat_elements(x, 1.5, 1), DTypeError, "repeat_elements: rep entries"),
+    (lambda x: K.repeat_elements(x, -1, 1), ShapeError, "rep must be >= 0"),
+    (lambda x: K.slice(x, (0.5, 0), (1, 1)), DTypeError, "slice: start entries must be ints"),
+    (lambda x: K.slice(x, (0, 0), (1, 1.5)), DTypeError, "slice: size entries must be ints"),
+    (lambda x: K.one_hot(K.constant([0], dtype="int32"), 2.5), ShapeError,
+     "one_hot: num_classes must be an int"),
+    (lambda x: K.one_hot(K.constant([0], dtype="int32"), -1), ShapeError,
+     "one_hot: num_classes must be an int >= 0"),
+])
+def test_float_and_negative_counts_are_refused(call, cls, pattern):
+    x = K.placeholder((2, 3))
+    with pytest.raises(cls, match=pattern):
+        call(x)
+
+
+def test_repeat_elements_takes_a_tensor_count():
+    x = K.placeholder((None, 3))
+    y = K.repeat_elements(x, K.shape(x)[0], 1)
+    assert K.int_shape(y) == (None, None)
+    a = np.arange(6, dtype="float32").reshape(2, 3)
+    np.testing.assert_array_equal(K.function([x], [y])([a])[0], np.repeat(a, 2, axis=1))
+
+
+@pytest.mark.parametrize("size", [5, 300_000])  # serial and parallel (prange) kernels
+def test_integer_power_with_a_negative_exponent_is_an_error_everywhere(size):
+    x, e = K.placeholder((None,), dtype="int32"), K.placeholder((None,), dtype="int32")
+    base = (np.arange(size, dtype="int32") % 5)
+    f = K.function([x, e], [x ** e + 1])
+    np.testing.assert_array_equal(f([base, base])[0], base.astype("int64") ** base + 1)
+    with pytest.raises(ShapeError, match="integers to negative integer powers"):
+        f([base, -base - 1])
+    np.testing.assert_array_equal(f([base, base])[0], base.astype("int64") ** base + 1)
+    with pytest.raises(ShapeError, match="sum .*integers to negative integer powers"):
+        K.function([x, e], [K.sum(x ** e)])([base, -base - 1])
+    with pytest.raises(ShapeError, match="power: integers to negative integer powers"):
+        K.pow(K.constant([2, 3], dtype="int32"), -1)  # folded: the same rule
+    with pytest.raises(ValueError, match="negative integer powers"):
+        np.power(np.array([2]), np.array([-1]))  # NumPy's (and TF's) rule
+
+
+def test_update_with_a_none_dim_is_checked_when_it_runs():
+    v = K.variable(np.zeros((2, 3)))
+    x = K.placeholder((None, 3))
+    f = K.function([x], [], updates=[K.update(v, x * 2)])  # as the (v, x) pair form
+    f([np.ones((2, 3), "float32")])
+    np.testing.assert_array_equal(K.get_value(v), np.full((2, 3), 2.0))
+    with pytest.raises(ShapeError, match=r"cannot assign a value of shape \(4, 3\)"):
+        f([np.ones((4, 3), "float32")])
+    with pytest.raises(ShapeError, match=r"update: the new value's shape \(None, 4\)"):
+        K.update(v, K.placeholder((None, 4)))
+
+
+def test_slice_past_the_end_is_an_error_for_static_and_run_time_dims():
+    x = K.placeholder((None, 3))
+    with pytest.raises(ShapeError, match="out of range for axis 1 of size 3"):
+        K.slice(x, (0, 2), (1, 2))
+    f = K.function([x], [K.slice(x, (1, 0), (2, -1))])
+    a = np.arange(12, dtype="float32").reshape(4, 3)
+    np.testing.assert_array_equal(f([a])[0], a[1:3])
+    with pytest.raises(ShapeError, match="slice.*start 1 with size 2 is out of range for "
+                                         "axis 0 of size 2"):
+        f([np.ones((2, 3), "float32")])  # TF's rule, not a shorter result
