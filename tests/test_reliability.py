@@ -150,3 +150,107 @@ def test_slice_past_the_end_is_an_error_for_static_and_run_time_dims():
     with pytest.raises(ShapeError, match="slice.*start 1 with size 2 is out of range for "
                                          "axis 0 of size 2"):
         f([np.ones((2, 3), "float32")])  # TF's rule, not a shorter result
+
+
+# -- family 6: compile time stays linear and bounded ------------------------------------------
+def test_loop_invariant_bodies_are_computed_outside_the_broadcast_loops():
+    # this kernel took ~25 s to compile: LLVM's vectorizer on a loop-invariant body
+    a, b = K.placeholder((3, 1)), K.placeholder((1,))
+    f = K.function([a, b], [K.exp(K.tanh(K.log(a / b)))])
+    av = np.array([[0.5], [1.0], [2.0]], "float32")
+    bv = np.array([0.7], "float32")
+    np.testing.assert_allclose(f([av, bv])[0], np.exp(np.tanh(np.log(av / bv))), rtol=1e-6)
+    (kernel,) = f.kernels()
+    source = f.source(kernel)
+    compute = source.index("vmath.exp_f32")
+    inner_loop = source.index("for i1 in")
+    assert compute < inner_loop  # computed once per row, then only stored
+    x, y = K.placeholder((2, 1, 1)), K.placeholder((1, 3, 1))
+    z = K.placeholder((2, 3, 4))
+    g = K.function([x, y, z], [K.exp(x + y) + z, K.exp(x + y) * 2.0])
+    xv, yv = np.random.rand(2, 1, 1).astype("float32"), np.random.rand(1, 3, 1).astype("float32")
+    zv = np.random.rand(2, 3, 4).astype("float32")
+    first, second = g([xv, yv, zv])
+    np.testing.assert_allclose(first, np.exp(xv + yv) + zv, rtol=1e-6)
+    np.testing.assert_allclose(second, np.exp(xv + yv) * 2.0, rtol=1e-6)
+
+
+def test_reduction_chains_do_not_refuse_everything_above():
+    # y = sum(y) * 0.25 + y, 60 times: each reduction used to recompute every block above
+    x = K.placeholder((None, 8), dtype="float64")
+    y = x
+    for _ in range(60):
+        y = K.sum(y, axis=1, keepdims=True) * 0.25 + y
+    f = K.function([x], [y])
+    sizes = [len(k.members) for k in f.kernels() if k.members]
+    assert max(sizes) <= 3, sizes  # bounded per kernel, whatever the chain's length
+    data = np.random.RandomState(0).rand(3, 8) * 1e-12
+    expected = data.copy()
+    for _ in range(60):
+        expected = expected.sum(axis=1, keepdims=True) * 0.25 + expected
+    np.testing.assert_allclose(f([data])[0], expected, rtol=1e-9)
+
+
+# -- family 3: the kernel cache heals and stays where it is told ------------------------------
+_HEAL_SCRIPT = """
+import sys, warnings, numpy as np
+warnings.simplefilter("error")  # a warning fails the run
+import symgraph.backend as K
+x = K.placeholder((None, 16))
+f = K.function([x], [K.exp(x) * 2.0 + K.log(x + 3.0) + K.tanh(x)])
+out = f([np.ones((4, 16), "float32")])[0]
+assert np.allclose(out, np.exp(1) * 2 + np.log(4) + np.tanh(1)), out
+"""
+
+
+def _run_child(cache, env_extra=None):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["SYMGRAPH_CACHE_DIR"] = str(cache)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-c", _HEAL_SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_a_corrupted_cache_heals_in_one_run(tmp_path):
+    import os
+
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    first = _run_child(cache)
+    assert first.returncode == 0, first.stderr
+    pycache = cache / "__pycache__"
+    index = sorted(pycache.glob("*.nbi"))
+    objects = sorted(pycache.glob("*.nbc"))
+    assert index and objects  # numba's files live in symgraph's directory
+    for path in index:
+        path.write_bytes(b"not a pickle")
+    for path in objects:
+        path.write_bytes(os.urandom(24))
+    kernel = sorted(cache.glob("k_*.py"))[0]
+    kernel.write_bytes(b"\xff\xfe not utf-8")
+    second = _run_child(cache)
+    assert second.returncode == 0, second.stderr  # no warning, no unpickling error
+    assert kernel.read_text().startswith("# symgraph")  # rewritten
+    third = _run_child(cache)
+    assert third.returncode == 0, third.stderr
+
+
+def test_nothing_is_written_into_the_installed_package(tmp_path):
+    from pathlib import Path
+
+    import symgraph
+
+    package = Path(symgraph.__file__).parent
+
+    def numba_files():
+        return {p for p in package.rglob("*") if p.suffix in (".nbi", ".nbc")}
+
+    before = numba_files()
+    run = _run_child(tmp_path / "fresh")
+    assert run.returncode == 0, run.stderr
+    assert numba_files() == before
+    assert list((tmp_path / "fresh" / "__pycache__").glob("*.nbi"))

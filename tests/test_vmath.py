@@ -282,4 +282,5 @@ def test_second_process_loads_vmath_kernels_from_disk_cache(tmp_path):
     assert int(second[0]) >= 1 and second[0] == second[1]  # every kernel loaded from disk
     assert first[2] == second[2]
     sources = [p.read_text() for p in (tmp_path / "cache").glob("k_*.py")]
-    assert any("from symgraph.compiler import vmath" in s and "# vmath " in s for s in sources)
+    assert any("from symgraph.compiler.cached_vmath import vmath" in s and "# vmath " in s
+               for s in sources)

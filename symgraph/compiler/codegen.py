@@ -25,7 +25,7 @@ from ..ops.elementwise import compute_type
 from . import kernel_cache
 
 
-def _vmath_digest() -> str:
+def vmath_digest() -> str:
     """Hash of ``vmath``'s source: kernels inline its functions, so the generated
     source (the cache key) must change when it does, or numba's disk cache would
     serve machine code built from the old version."""
@@ -34,9 +34,10 @@ def _vmath_digest() -> str:
         return hashlib.sha256(fh.read()).hexdigest()[:16]
 
 
-HEADER = (f"# vmath {_vmath_digest()}\n"
+HEADER = (f"# vmath {vmath_digest()}\n"
           "import math\nimport numpy as np\nfrom numba import njit\n"
-          "from numba import types as _t\nfrom symgraph.compiler import vmath\n\n")
+          "from numba import types as _t\n"
+          "from symgraph.compiler.cached_vmath import vmath\n\n")
 
 
 def numba_type(dtype: str) -> str:
@@ -140,6 +141,22 @@ def _loop_nest(spec: GroupSpec, lines: list[str], ndim: int, depth: int, flat: b
         index, pad = ", ".join(idx), "    " * (depth + ndim)
         loads = [", ".join("0" if bcast[d] else idx[d] for d in range(ndim))
                  for _, bcast in patterns]
+        # dims every input is broadcast along (the trailing ones): the value is computed
+        # once outside their loops, which then only store it. Besides the work saved,
+        # LLVM's loop vectorizer can take tens of seconds on a loop-invariant body of
+        # inlined vmath calls (exp(tanh(log(a / b))) with a of shape (3, 1)).
+        split = ndim
+        while split > 0 and all(bcast[split - 1] for _, bcast in patterns):
+            split -= 1
+        if split < ndim:
+            inner = "    " * (depth + split)
+            body = [f"{inner}x{j} = a{j}[{loads[j]}]\n" for j in range(spec.n_arrays)]
+            body += [f"{inner}{line}\n" for line in lines]
+            body.append(f"{inner}r_ = {spec.result}\n")
+            stores = [f"{'    ' * (depth + d)}for i{d} in "
+                      f"{'prange' if parallel and d == 0 else 'range'}(out.shape[{d}]):\n"
+                      for d in range(split, ndim)]
+            return head[:split] + body + stores + [f"{pad}out[{index}] = r_\n"]
     body = [f"{pad}x{j} = a{j}[{loads[j]}]\n" for j in range(spec.n_arrays)]
     body += [f"{pad}{line}\n" for line in lines]
     body.append(f"{pad}out[{index}] = {spec.result}\n")

@@ -55,6 +55,7 @@ def fuse_with_reductions(order, value_ids, output_ids, enabled: bool = True,
             if node.op.reads_data(i) and src.id in value_ids:
                 consumers.setdefault(src.id, []).append(node)
     absorbed: dict[int, object] = {}
+    recomputed: set[int] = set()  # absorbed nodes that an elementwise group also computes
     if enabled and reductions:
         for node in order:
             if node.op.kind != REDUCE or node.op.name not in FUSABLE_REDUCTIONS:
@@ -65,9 +66,17 @@ def fuse_with_reductions(order, value_ids, output_ids, enabled: bool = True,
                 continue
             others = [c for c in consumers.get(src.id, []) if c.op.kind != REDUCE
                       or c.op.name not in FUSABLE_REDUCTIONS or c.inputs[0] is not src]
-            if all(c.op.kind == ELEMENTWISE for c in others) and (
-                    not others or _cone_size(src, consumers) <= RECOMPUTE_LIMIT):
-                absorbed[node.id] = src
+            if not all(c.op.kind == ELEMENTWISE for c in others):
+                continue
+            if others and (_cone_size(src, consumers) > RECOMPUTE_LIMIT or
+                           _reaches(src, recomputed, consumers, absorbed)):
+                # recomputing src must not recompute another recomputed node: a chain of
+                # `y = sum(y) * c + y` blocks would put every block above into each
+                # reduction's loop (compile time and work quadratic in the chain)
+                continue
+            absorbed[node.id] = src
+            if others:
+                recomputed.add(src.id)
     absorbed_ids = set(absorbed)
     group_of: dict[int, int] = {}
     for node in reversed(order):
@@ -101,6 +110,30 @@ def _cone_size(node, consumers) -> int:
                 seen.add(src.id)
                 stack.append(src)
     return len(seen)
+
+
+def _reaches(node, marked: set, consumers, absorbed, limit: int = 64) -> bool:
+    """Whether recomputing ``node`` recomputes a ``marked`` node: a walk through its
+    same-shape elementwise ancestors that stops at stored ones (read by an op that does
+    not compute them in its loop). More than ``limit`` of them counts as reaching."""
+    absorbed_src = {s.id for s in absorbed.values()}
+
+    def stored(n) -> bool:
+        return any(c.op.kind != ELEMENTWISE and not (c.id in absorbed and n.id in absorbed_src)
+                   for c in consumers.get(n.id, []))
+
+    seen, stack = {node.id}, [node]
+    while stack:
+        n = stack.pop()
+        for src in n.inputs:
+            if src.id in seen or not _is_member(src) or src.shape != node.shape:
+                continue
+            if src.id in marked or len(seen) >= limit:
+                return True
+            seen.add(src.id)
+            if not stored(src):
+                stack.append(src)
+    return False
 
 
 def _scalars_fit(node, axes) -> bool:

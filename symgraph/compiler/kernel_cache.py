@@ -10,8 +10,13 @@ internals are touched.
 
 The cache directory is ``$SYMGRAPH_CACHE_DIR``, else ``$NUMBA_CACHE_DIR/symgraph``,
 else ``$XDG_CACHE_HOME/symgraph`` (``~/.cache/symgraph``). It is created private
-(0700) because numba's cache files are unpickled when loaded. If the directory
-cannot be written, kernels are compiled in memory and one warning says so.
+(0700) because numba's cache files are unpickled when loaded; one owned by another
+user or writable by others is not used. If the directory cannot be written, kernels
+are compiled in memory and one warning says so. A corrupt entry heals: a kernel file
+that differs from its source (even undecodable) is rewritten atomically and its numba
+files dropped; numba files that fail to load are dropped and the kernel compiled again.
+``vmath`` is loaded through here too (``cached_vmath``), so symgraph never writes into
+its installed package.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import warnings
 
 from .. import __version__
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entered: a kernel module imports cached_vmath, loaded here too
 _memory: dict[str, types.ModuleType] = {}  # digest -> module
 _by_source: dict[str, types.ModuleType] = {}  # the per-call fast path of load()
 _disk_state: dict[str, object] = {"dir": None, "checked": False, "usable": False}
@@ -114,10 +119,17 @@ def load(source: str) -> types.ModuleType:
         if directory is not None:
             try:
                 module = _load_from_file(directory, digest, full)
-            except Exception as exc:  # corrupt or racing entry: fall back, say why
-                warnings.warn(f"symgraph: could not use cached kernel k_{digest}.py ({exc}); "
-                              "compiling in memory", stacklevel=2)
-                module = None
+            except Exception:  # numba's cache: pickle, EOF, OS errors
+                # a corrupt or half-written numba index/object file: drop this kernel's
+                # cache files (written again by the next compile) and try once more
+                _drop_numba_cache(directory, digest)
+                try:
+                    module = _load_from_file(directory, digest, full)
+                except Exception as exc:
+                    warnings.warn(f"symgraph: could not use cached kernel k_{digest}.py "
+                                  f"({type(exc).__name__}: {exc}); compiling in memory",
+                                  stacklevel=2)
+                    module = None
         if module is None:
             module = _load_in_memory(digest, full)
         _memory[digest] = module
@@ -132,14 +144,17 @@ def _module_name(digest: str) -> str:
 
 def _load_from_file(directory: str, digest: str, source: str) -> types.ModuleType:
     path = os.path.join(directory, f"k_{digest}.py")
+    wanted = source.encode("utf-8")
     current = None
     if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
+        with open(path, "rb") as fh:  # bytes: a corrupt (even non-UTF-8) file is replaced
             current = fh.read()
-    if current != source:  # missing or corrupt: (re)write atomically
+    if current != wanted:  # missing or corrupt: (re)write atomically
+        if current is not None:  # its numba cache was built from something else
+            _drop_numba_cache(directory, digest)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".k_{digest}", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(source)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(wanted)
         os.replace(tmp, path)
     name = _module_name(digest)
     spec = importlib.util.spec_from_file_location(name, path)
@@ -152,6 +167,22 @@ def _load_from_file(directory: str, digest: str, source: str) -> types.ModuleTyp
         sys.modules.pop(name, None)
         raise
     return module
+
+
+def _drop_numba_cache(directory: str, digest: str) -> None:
+    """Remove numba's index and object files of one kernel module (``__pycache__``)."""
+    pycache = os.path.join(directory, "__pycache__")
+    try:
+        names = os.listdir(pycache)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(f"k_{digest}.") and name.endswith((".nbi", ".nbc")):
+            try:
+                os.remove(os.path.join(pycache, name))
+            except OSError:
+                pass
+    sys.modules.pop(_module_name(digest), None)
 
 
 def _load_in_memory(digest: str, source: str) -> types.ModuleType:

@@ -50,11 +50,14 @@ from numba import njit
 _OPTIONS = dict(nogil=True, error_model="numpy", fastmath=False)
 
 
+# True when this file is loaded through the kernel cache (``cached_vmath``, what kernels
+# import): numba's cache files then go to symgraph's cache directory. Imported as a
+# package module it is not cached, so nothing is ever written into the package.
+CACHE = globals().get("CACHE", False)
+
+
 def _inline(func):
-    try:
-        return njit(cache=True, **_OPTIONS)(func)
-    except RuntimeError:  # numba finds no writable cache location: compile per process
-        return njit(**_OPTIONS)(func)
+    return njit(cache=CACHE, **_OPTIONS)(func)
 
 F = np.float32
 D = np.float64

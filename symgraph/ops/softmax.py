@@ -29,6 +29,8 @@ LANES = 16  #: partial maxima / sums per row (one AVX-512 float32 register)
 @functools.cache
 def _source(dtype: str, parallel: bool) -> str:
     """``softmax_rows(out, x)`` over the rows of 2-D C-contiguous ``x``."""
+    from ..compiler.codegen import vmath_digest
+
     t = f"np.{dtype}"
     exp = "vmath.exp_f32" if dtype == "float32" else "vmath.exp_f64"
     lanes = [f"a{lane}" for lane in range(LANES)]
@@ -36,7 +38,8 @@ def _source(dtype: str, parallel: bool) -> str:
     src = [
         "import numpy as np",
         "from numba import njit, prange",
-        "from symgraph.compiler import vmath",
+        f"# vmath {vmath_digest()}",  # the cache key changes with vmath's code
+        "from symgraph.compiler.cached_vmath import vmath",
         "",
         f"@njit(cache=CACHE, nogil=True, error_model='numpy', fastmath=False"
         f"{', parallel=True' if parallel else ''})",
