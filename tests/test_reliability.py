@@ -254,3 +254,72 @@ def test_nothing_is_written_into_the_installed_package(tmp_path):
     assert run.returncode == 0, run.stderr
     assert numba_files() == before
     assert list((tmp_path / "fresh" / "__pycache__").glob("*.nbi"))
+
+
+# -- family 4: forked children work ------------------------------------------------------
+_FORK_SCRIPT = """
+import sys, multiprocessing as mp
+import numpy as np
+
+BIG = np.ones(1_500_000, "float32")  # large enough for the parallel kernels
+
+
+def build():
+    import symgraph.backend as K
+    x = K.placeholder((None,))
+    return K.function([x], [K.exp(x) * 2.0 + 1.0, K.sum(x * 3.0)])
+
+
+def child(q):
+    f = build() if F is None else F  # fork inherits the parent's; the others rebuild
+    out, total = f([BIG])
+    q.put((float(out[0]), float(total)))
+
+
+F = None
+if __name__ == "__main__":
+    F = build()
+    F([BIG])  # the parent ran parallel kernels before the child starts
+    import numba
+    ctx = mp.get_context(sys.argv[1])
+    q = ctx.Queue()
+    p = ctx.Process(target=child, args=(q,))
+    p.start()
+    p.join(240)
+    print(numba.threading_layer(), p.exitcode, q.get() if p.exitcode == 0 else None)
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_children_call_compiled_functions_after_parallel_kernels(tmp_path, method):
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "fork_child.py"
+    script.write_text(_FORK_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    env["NUMBA_NUM_THREADS"] = "2"
+    env["SYMGRAPH_CACHE_DIR"] = str(tmp_path / "cache")
+    run = subprocess.run([sys.executable, str(script), method], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    layer, exitcode, *value = run.stdout.split(maxsplit=2)
+    assert layer != "omp" and exitcode == "0", run.stdout + run.stderr
+    first, total = eval(value[0])  # the child's (out[0], sum) tuple
+    assert abs(first - (np.exp(1) * 2 + 1)) < 1e-5 and total == 4.5e6
+
+
+def test_an_explicit_threading_layer_is_respected():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, numba, symgraph.backend as K\n"
+            "x = K.placeholder((None,))\n"
+            "K.function([x], [K.exp(x)])([np.ones(1_500_000, 'float32')])\n"
+            "print(numba.threading_layer())\n")
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", NUMBA_NUM_THREADS="2")
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "workqueue", run.stderr

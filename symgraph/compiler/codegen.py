@@ -195,6 +195,25 @@ def threads_for(size: int) -> int:
     return config.num_threads() if size >= PARALLEL_MIN else 1
 
 
+_LAYER_CHOSEN: list = []
+
+
+def choose_threading_layer() -> str:
+    """Pick numba's threading layer before symgraph's first parallel kernel runs: a
+    fork-safe one (``'forksafe'``: TBB where installed, else numba's workqueue), unless
+    the user chose one (``NUMBA_THREADING_LAYER`` or ``numba.config.THREADING_LAYER``).
+    GNU OpenMP, numba's usual pick on Linux, aborts any child forked after a parallel
+    region ran (multiprocessing's default start method, Dask process pools, gunicorn);
+    parallel launches are serialised here anyway (``_PAR_LOCK``), so workqueue, which
+    does not take concurrent launches, is enough. Returns the layer asked for."""
+    import numba
+
+    _LAYER_CHOSEN.append(True)
+    if "NUMBA_THREADING_LAYER" not in os.environ and numba.config.THREADING_LAYER == "default":
+        numba.config.THREADING_LAYER = "forksafe"
+    return numba.config.THREADING_LAYER
+
+
 def launch_loaders(n_threads: int, serial_loader, parallel_loader):
     """A callable running ``serial_loader()`` or, with ``n_threads > 1``, the parallel
     twin under :func:`launch`'s rules."""
@@ -218,6 +237,8 @@ def launch(n_threads: int, serial_loader, parallel_loader, *args) -> None:
         try:
             import numba
 
+            if not _LAYER_CHOSEN:
+                choose_threading_layer()
             if numba.get_num_threads() != n_threads:
                 numba.set_num_threads(n_threads)
             parallel_loader()(*args)
