@@ -13,6 +13,17 @@ if int(os.environ.get("NUMBA_NUM_THREADS", "0") or 0) < 2:
     os.environ["NUMBA_NUM_THREADS"] = str(max(2, os.cpu_count() or 1))
 
 import symgraph.backend as K  # noqa: E402
+
+
+def pytest_addoption(parser):
+    parser.addoption("--long", action="store_true", default=False,
+                     help="run the long fuzz (tests/test_fuzz.py: 20,000 random graphs)")
+
+
+def pytest_configure(config):
+    if config.getoption("--long"):  # read by tests/test_fuzz.py when it is imported
+        os.environ["SYMGRAPH_FUZZ_LONG"] = "1"
+
 from symgraph import config  # noqa: E402
 
 
