@@ -85,11 +85,17 @@ def build_group_spec(members, array_inputs, scalar_inputs) -> GroupSpec:
     for j, node in enumerate(scalar_inputs):
         names[node.id] = f"s{j}"
     lines = []
+    last = len(members) - 1
     for k, node in enumerate(members):
         args = [names[src.id] for src in node.inputs]
         expr = node.op.scalar(args, node.attrs, [src.dtype for src in node.inputs], node.dtype)
         ctype = dtypes.numpy_type_name(compute_type(node.dtype))
-        lines.append(f"t{k} = {ctype}({expr})")
+        if node.dtype == "float16" and k != last:
+            # computed in float32, but the tensor holds float16 values: round it as an
+            # unfused op's float16 result would be (the root is rounded when stored)
+            lines.append(f"t{k} = vmath.round_f16({ctype}({expr}))")
+        else:
+            lines.append(f"t{k} = {ctype}({expr})")
         names[node.id] = f"t{k}"
     return GroupSpec(lines, names[members[-1].id], [n.dtype for n in array_inputs],
                      [n.dtype for n in scalar_inputs], members[-1].dtype)

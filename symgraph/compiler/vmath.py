@@ -402,6 +402,23 @@ def pow_f64(x, y):
 
 # ---- how the coefficients were computed ---------------------------------------------------
 @_inline
+def round_f16(x):
+    """float32 ``x`` rounded to the nearest float16 value (ties to even), as a float32:
+    what a float16 tensor holds between two fused ops (numba has no float16 scalars).
+    NaN stays NaN; beyond float16's range gives +-inf."""
+    a = abs(x)
+    if not a < F(65520.0):  # the smallest float32 that float16 rounds to inf (or NaN)
+        if x != x:
+            return x
+        return F(np.inf) if x > 0 else F(-np.inf)
+    if a < F(6.103515625e-05):  # below float16's normals: a multiple of 2^-24
+        return F(np.rint(x * F(16777216.0))) * F(5.960464477539063e-08)
+    bits = F(x).view(np.int32)
+    bits = bits + np.int32(0x0FFF) + ((bits >> 13) & 1)  # round the 13 dropped bits
+    return np.int32(bits & np.int32(-8192)).view(np.float32)
+
+
+@_inline
 def ipow(x, y):
     """Integer power; a negative exponent is an error, as in NumPy and TF (an integer
     cannot hold 2 ** -1)."""

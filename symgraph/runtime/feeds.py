@@ -24,7 +24,8 @@ def check_feed(ph, value) -> np.ndarray:
 
     Values are converted like TF feeds: any array of the same kind or a safely
     widening one (int data to a float placeholder, float64 to float32) is accepted;
-    float data to an int placeholder, or non-numeric data, is refused.
+    float data to an int placeholder, or non-numeric data, is refused, and so are int
+    values outside a narrower int placeholder's range (int64 data to int32).
     """
     if type(value) is np.ndarray and value.dtype == _NUMPY_DTYPES[ph.dtype] and \
             value.flags.c_contiguous and dims_compatible(ph.shape, value.shape):
@@ -43,6 +44,15 @@ def check_feed(ph, value) -> np.ndarray:
     if array.dtype.kind not in "biuf" or not np.can_cast(array.dtype, ph.dtype, "same_kind"):
         raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects {expected}; "
                         f"got an array of dtype {array.dtype} that does not convert safely")
+    target = _NUMPY_DTYPES[ph.dtype]
+    if array.dtype.kind in "iu" and target.kind in "iu" and array.size and \
+            not np.can_cast(array.dtype, target, "safe"):
+        info = np.iinfo(target)
+        low, high = array.min(), array.max()
+        if low < info.min or high > info.max:  # never a silent wrap-around
+            raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects {expected}; "
+                            f"got {array.dtype} values from {low} to {high}, outside "
+                            f"{ph.dtype}'s range [{info.min}, {info.max}]")
     if not dims_compatible(ph.shape, array.shape):
         raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects {expected}; "
                         f"got an array of shape {shape_str(array.shape)}")

@@ -414,6 +414,11 @@ class Function:
         if inputs is None:
             return []
         if isinstance(inputs, dict):
+            missing = [t for t in self.inputs if t not in inputs]
+            if missing:
+                names = ", ".join(f"'{t.name}' {shape_str(t.shape)} {t.dtype}"
+                                  f"{created_at(t)}" for t in missing)
+                raise FeedError(f"the feed dict has no value for placeholder(s) {names}")
             return [inputs[t] for t in self.inputs]
         if isinstance(inputs, tuple):
             return list(inputs)
