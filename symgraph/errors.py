@@ -7,8 +7,10 @@ feeds, ``TypeError`` for dtypes), so ``except ValueError`` keeps working.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+import threading
 
 from .core.shapes import shape_str
 
@@ -100,3 +102,28 @@ def op_error(cls: type[SymgraphError], op_name: str, inputs, detail: str,
     if where:
         msg += f" (created at {where})"
     return cls(msg)
+
+
+_IN_KERAS_CALL = threading.local()  # .depth: nesting of backend calls on this thread
+
+
+def named_for_the_caller(name: str, fn):
+    """``fn`` (a backend function), such that a build error raised by an op it lowers to
+    names the function the user called: ``logsumexp (in max): axis 5 is out of range``
+    rather than only ``max: ...``. Only the outermost backend call renames, so
+    ``categorical_crossentropy`` is named, not the ``sum`` it calls."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        depth = getattr(_IN_KERAS_CALL, "depth", 0)
+        _IN_KERAS_CALL.depth = depth + 1
+        try:
+            return fn(*args, **kwargs)
+        except SymgraphError as exc:
+            if depth == 0:
+                head, sep, rest = str(exc).partition(": ")
+                if sep and head != name and head.isidentifier():
+                    raise type(exc)(f"{name} (in {head}): {rest}") from None
+            raise
+        finally:
+            _IN_KERAS_CALL.depth = depth
+    return call

@@ -207,3 +207,29 @@ def test_a_dict_feed_missing_a_placeholder_names_it():
     f = K.function([x, y], [x + y])
     with pytest.raises(FeedError, match="no value for placeholder.*'second'"):
         f({x: np.zeros(2, "float32")})
+
+
+@pytest.mark.parametrize("build, fragment", [
+    (lambda x: K.logsumexp(x, axis=5), "logsumexp (in max): axis 5"),
+    (lambda x: K.categorical_crossentropy(K.placeholder((2, 4)), x),
+     "categorical_crossentropy (in multiply): shapes do not broadcast"),
+    (lambda x: K.l2_normalize(x, axis=3), "l2_normalize (in sum)"),
+    (lambda x: K.std(x, axis=3), "std (in mean)"),
+    (lambda x: K.switch(K.placeholder((2, 3, 4), dtype="bool"), x, x), "switch: "),
+    (lambda x: x + K.placeholder((4,)), "add: shapes do not broadcast"),
+])
+def test_errors_name_the_keras_function_the_user_called(build, fragment):
+    with pytest.raises(ShapeError) as info:
+        build(K.placeholder((2, 3)))
+    assert fragment in str(info.value) and HERE in str(info.value), str(info.value)
+
+
+def test_log_exp_simplification_is_deliberate_and_can_be_switched_off():
+    from symgraph.runtime.function import Function
+
+    x = K.placeholder((1,))
+    y = K.log(K.exp(x))
+    big = np.array([1000.0], "float32")
+    assert Function([x], [y])([big])[0][0] == 1000.0  # the exact value
+    unsimplified = Function([x], [y], passes=("fold_constants", "cse"))([big])[0][0]
+    assert np.isinf(unsimplified)

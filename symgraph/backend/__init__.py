@@ -198,5 +198,20 @@ from ._updates import (  # noqa: F401
     update_sub,
 )
 
+
+def _name_errors_after_the_caller() -> None:
+    """Wrap every public backend function with ``errors.named_for_the_caller``."""
+    from ..errors import named_for_the_caller
+
+    namespace = globals()
+    for name, value in list(namespace.items()):
+        if name.startswith("_") or isinstance(value, type) or not callable(value):
+            continue
+        if getattr(value, "__module__", "").startswith("symgraph.backend."):
+            namespace[name] = named_for_the_caller(name, value)
+
+
+_name_errors_after_the_caller()
+
 if "keras.backend.load_backend" in _sys.modules:  # Keras 2.3.1 is loading us as its backend
     from .. import keras2_compat  # noqa: F401,E402  (Python 3.11 / NumPy 2 / h5py 3 shims)
