@@ -72,6 +72,11 @@ class GroupSpec:
         return len(self.array_dtypes)
 
     @property
+    def may_raise(self) -> bool:
+        """Whether the body can raise (an integer power with a negative exponent)."""
+        return any("vmath.ipow(" in line for line in self.lines)
+
+    @property
     def n_scalars(self) -> int:
         return len(self.scalar_dtypes)
 
@@ -196,8 +201,13 @@ def parallel_decorator(decorator: str) -> str:
 _parallel = parallel_decorator
 
 
-def threads_for(size: int) -> int:
-    """Threads a kernel over ``size`` elements may use (1: run the serial twin)."""
+def threads_for(size: int, spec=None) -> int:
+    """Threads a kernel over ``size`` elements may use (1: run the serial twin). A body
+    that may raise (an integer power) always runs serially: whether an exception raised
+    inside a prange loop reaches Python depends on numba's threading layer (workqueue
+    drops it), and a dropped error would be a silent wrong answer."""
+    if spec is not None and spec.may_raise:
+        return 1
     return config.num_threads() if size >= PARALLEL_MIN else 1
 
 
@@ -438,7 +448,7 @@ class CompiledGroup:
             if not (type(target) is np.ndarray and target.flags.c_contiguous and
                     target.flags.writeable):
                 return general(out_shape, list(arrays), scalars)
-            threads = threads_for(size)
+            threads = threads_for(size, self.spec)
             fn = serial if threads == 1 else kernel(threads)
             try:
                 fn(*[a.reshape(p) for a, p in zip(arrays, pads)], *scalars)
@@ -505,7 +515,7 @@ class CompiledGroup:
             flat(out.reshape(-1), *[a.reshape(-1) for a in arrays], *scalars)
             return out
         arrays = [as_kernel_input(a) for a in arrays]
-        threads = threads_for(out.size) if out.ndim else 1
+        threads = threads_for(out.size, self.spec) if out.ndim else 1
         if all(a.shape == out.shape and a.flags.c_contiguous for a in arrays):
             flat_in = [a.reshape(-1) for a in arrays]
             launch(threads, lambda: self.module(("flat", False)).flat,

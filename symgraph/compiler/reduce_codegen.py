@@ -549,7 +549,7 @@ class CompiledReduceGroup:
         out = np.full(kshape, _initial(self.kind, self.acc, self.spec.out_dtype), self.acc)
         patterns = input_patterns(padded, domain, self._static)
         size = int(np.prod(domain, dtype=np.int64))
-        threads = threads_for(size) if ndim and 0 not in axes else 1
+        threads = threads_for(size, self.spec) if ndim and 0 not in axes else 1
         launch(threads, lambda: self._module(patterns, False).freduce,
                lambda: self._module(patterns, True).freduce,
                out, *padded, *scalars, *domain)
