@@ -196,10 +196,14 @@ def test_pow_float64_keeps_libm_and_squares_exactly():
     np.testing.assert_array_equal(got[y == 2], x[y == 2] * x[y == 2])
 
 
-def test_generated_kernel_uses_vmath_and_vectorizes():
+def test_generated_kernel_uses_vmath_and_vectorizes(tmp_path, monkeypatch):
     import symgraph.backend as K
     from symgraph.compiler import kernel_cache
 
+    # a private, empty cache: the kernel is compiled here, so its LLVM IR exists (one
+    # loaded from numba's disk cache, e.g. written by another test, carries none)
+    monkeypatch.setenv("SYMGRAPH_CACHE_DIR", str(tmp_path))
+    kernel_cache.reset()
     x = K.placeholder(shape=(None,), dtype="float32")
     y = K.relu(x * 0.5 + 0.1) * K.sigmoid(x) + K.tanh(x) ** 2
     f = K.function([x], [y])
