@@ -327,7 +327,7 @@ def test_an_explicit_threading_layer_is_respected():
 
 # -- family 5: kernels never read out of bounds ----------------------------------------------
 BOUNDSCHECKED = ["tests/test_fuzz.py", "tests/test_shape_tensors.py", "tests/test_ctc.py",
-                 "tests/test_index_scan_image.py", "tests/test_reductions_fast.py"]
+                 "tests/test_index_scan_image.py"]
 
 
 def test_a_subset_of_the_suite_passes_with_numba_boundscheck(tmp_path):
