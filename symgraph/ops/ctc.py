@@ -53,6 +53,20 @@ NEG_INF = -np.inf
 
 
 @njit(cache=CACHE, nogil=True, error_model='numpy')
+def _log_norm(x, b, t):
+    # log(sum(exp(x[b, t, :]))): the log-softmax normaliser of one step (TF's CTC ops
+    # take logits and normalise each step)
+    m = NEG_INF
+    for c in range(x.shape[2]):
+        if x[b, t, c] > m:
+            m = x[b, t, c]
+    total = 0.0
+    for c in range(x.shape[2]):
+        total += math.exp(x[b, t, c] - m)
+    return m + math.log(total)
+
+
+@njit(cache=CACHE, nogil=True, error_model='numpy')
 def _lse(a, b):
     if a == NEG_INF:
         return b
@@ -84,15 +98,7 @@ def ctc_loss(x, labels, in_len, lab_len, out):
             out[b] = 0.0 if n_states == 1 else np.inf
             continue
         for t in range(in_len[b]):
-            # log-softmax normaliser of this step (TF's ctc_loss takes logits)
-            m = NEG_INF
-            for c in range(n_class):
-                if x[b, t, c] > m:
-                    m = x[b, t, c]
-            total = 0.0
-            for c in range(n_class):
-                total += math.exp(x[b, t, c] - m)
-            norm = m + math.log(total)
+            norm = _log_norm(x, b, t)
             if t == 0:
                 for s in range(n_states):
                     alpha[s] = NEG_INF
@@ -508,14 +514,7 @@ def ctc_loss_grad(x, labels, in_len, lab_len, g, out):
         for s in range(n_states):
             ext[s] = blank if s % 2 == 0 else labels[b, s // 2]
         for t in range(n_steps):
-            m = NEG_INF
-            for c in range(n_class):
-                if x[b, t, c] > m:
-                    m = x[b, t, c]
-            total = 0.0
-            for c in range(n_class):
-                total += math.exp(x[b, t, c] - m)
-            norm = m + math.log(total)
+            norm = _log_norm(x, b, t)
             for c in range(n_class):
                 lp[t, c] = x[b, t, c] - norm
         last = n_steps - 1

@@ -108,14 +108,7 @@ def beam_decode(x, in_len, width, merge_repeated, out, n_beams):
         leaves[0] = 0
         n_leaves = 1
         for t in range(in_len[b]):
-            m = NEG_INF
-            for c in range(n_class):
-                if x[b, t, c] > m:
-                    m = x[b, t, c]
-            total = 0.0
-            for c in range(n_class):
-                total += math.exp(x[b, t, c] - m)
-            norm = m + math.log(total)  # TF normalises each step: x - norm is log-softmax
+            norm = _log_norm(x, b, t)  # TF normalises each step: x - norm is log-softmax
             for r in range(n_leaves):
                 scores[r] = -nt[leaves[r]]
             order = np.argsort(scores[:n_leaves], kind='mergesort')
