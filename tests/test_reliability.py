@@ -326,7 +326,9 @@ def test_an_explicit_threading_layer_is_respected():
 
 
 # -- family 5: kernels never read out of bounds ----------------------------------------------
-BOUNDSCHECKED = ["tests/test_fuzz.py", "tests/test_shape_tensors.py", "tests/test_ctc.py",
+# the kernels that index with computed positions (gathers, scatters, the CTC trie, image
+# resizes, scans); the fuzz's elementwise loops are left out to keep CI short
+BOUNDSCHECKED = ["tests/test_shape_tensors.py", "tests/test_ctc.py",
                  "tests/test_index_scan_image.py"]
 
 
