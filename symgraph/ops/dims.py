@@ -179,9 +179,9 @@ class Collector:
         return ((len(self.inputs) - 1, axis),)
 
 
-def _combine(fn: str, a, b):
-    if type(a) is int and type(b) is int or (isinstance(a, (int, float)) and
-                                             isinstance(b, (int, float))):
+def combine(fn: str, a, b):
+    """The entry ``fn(a, b)`` of two entries (folded when both are known numbers)."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return FUNCTIONS[fn](a, b)
     if fn == "*" and type(a) is tuple and type(b) is tuple and not is_expr(a) and \
             not is_expr(b):
@@ -193,11 +193,6 @@ def _combine(fn: str, a, b):
     if fn == "+" and a == 0:
         return b
     return ("expr", fn, a, b)
-
-
-def combine(fn: str, a, b):
-    """The entry ``fn(a, b)`` of two entries (folded when both are known)."""
-    return _combine(fn, a, b)
 
 
 def _constant_entries(value: np.ndarray):
@@ -242,9 +237,9 @@ def _entries_uncached(t: Tensor, col: Collector, memo: dict):
         if inner is None:
             return None
         if t.dtype == "bool":
-            return [_combine("!=", e, 0) for e in inner]
+            return [combine("!=", e, 0) for e in inner]
         if t.dtype.startswith(("int", "uint")):
-            return [_combine("int", e, 0) if not _is_int_entry(e) else e for e in inner]
+            return [combine("int", e, 0) if not _is_int_entry(e) else e for e in inner]
         return inner
     if name == "reshape":  # to (n,) or (): the same elements
         return _entries(t.inputs[0], col, memo)
@@ -276,11 +271,11 @@ def _entries_uncached(t: Tensor, col: Collector, memo: dict):
         if any(len(p) not in (1, n) for p in parts):
             return None
         cond, a, b = (p * n if len(p) == 1 else p for p in parts)
-        return [_combine("+", y, _combine("*", _combine("-", x, y), c))
+        return [combine("+", y, combine("*", combine("-", x, y), c))
                 for c, x, y in zip(cond, a, b)]
     if name == "negative":
         inner = _entries(t.inputs[0], col, memo)
-        return None if inner is None else [_combine("-", 0, e) for e in inner]
+        return None if inner is None else [combine("-", 0, e) for e in inner]
     if name in _BINARY_OPS:
         a, b = (_entries(s, col, memo) for s in t.inputs)
         if a is None or b is None:
@@ -291,7 +286,7 @@ def _entries_uncached(t: Tensor, col: Collector, memo: dict):
             b = b * len(a)
         if len(a) != len(b):
             return None
-        out = [_combine(_BINARY_OPS[name], x, y) for x, y in zip(a, b)]
+        out = [combine(_BINARY_OPS[name], x, y) for x, y in zip(a, b)]
         if t.dtype.startswith(("int", "uint")) and name == "true_divide":
             return None  # true division of ints gives floatx; never an int here
         return out
@@ -301,7 +296,7 @@ def _entries_uncached(t: Tensor, col: Collector, memo: dict):
             return None
         acc = 1 if name == "prod" else 0
         for e in inner:
-            acc = _combine("*" if name == "prod" else "+", acc, e)
+            acc = combine("*" if name == "prod" else "+", acc, e)
         return [acc]
     return None
 

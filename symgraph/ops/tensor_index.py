@@ -38,12 +38,9 @@ def iota(length, sources=()) -> Tensor:
     return binary("subtract", cumulative("cumsum", ones, 0), 1)
 
 
-def _bound(value: Tensor, size: Tensor, default: int | None, step: int) -> Tensor:
+def _bound(value: Tensor, size: Tensor, step: int) -> Tensor:
     """Python's slice bound ``value`` on an axis of ``size``: from the end when
     negative, clipped to ``[0, size]`` (``[-1, size - 1]`` for a negative step)."""
-    if value is None:
-        return constant(np.int64(default), "int64") if default is not None else \
-            binary("add", size, -1 if step < 0 else 0)
     low, high = (-1, binary("add", size, -1)) if step < 0 else (0, size)
     wrapped = where(binary("less", value, 0), binary("add", value, size), value)
     return binary("minimum", binary("maximum", wrapped, low), high)
@@ -60,12 +57,15 @@ def _slice_positions(x: Tensor, axis: int, key: slice) -> Tensor:
     size = cast(getitem(shape_of(x), axis), "int64")
     start, stop = (v if v is None or isinstance(v, Tensor) else
                    constant(np.int64(int(v.__index__())), "int64") for v in (key.start, key.stop))
-    start = _bound(None if start is None else _scalar_int(x, start), size,
-                   None if step < 0 else 0, step)
-    if stop is None:
-        stop = binary("add", binary("multiply", size, 0), -1) if step < 0 else size
+    # omitted bounds: Python's defaults for the step's direction
+    if start is None:
+        start = binary("add", size, -1) if step < 0 else constant(np.int64(0), "int64")
     else:
-        stop = _bound(_scalar_int(x, stop), size, None, step)
+        start = _bound(_scalar_int(x, start), size, step)
+    if stop is None:
+        stop = constant(np.int64(-1), "int64") if step < 0 else size
+    else:
+        stop = _bound(_scalar_int(x, stop), size, step)
     span = binary("subtract", stop, start)
     # ceil(span / step) elements, none when negative
     length = binary("maximum", binary("floor_divide", binary("add", span, step - np.sign(step)),
