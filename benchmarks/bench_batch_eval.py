@@ -75,6 +75,7 @@ def worker(engine: str, args) -> dict:
         threads = int(engine.rsplit("-", 1)[1])
         f = _symgraph_function(widths)
         f([xs[:bs]])
+        f.wait_compiled()  # tiered execution: the kernels compile in the background
         run = lambda: f.predict(xs, batch_size=bs, threads=threads, progress=False)  # noqa: E731
     elif engine == "tf_keras":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

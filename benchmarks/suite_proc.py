@@ -1,7 +1,8 @@
 """Measurements of ``benchmarks/suite.py`` that need a fresh process each time.
 
 * compile latency of a 30-op graph (29 chain steps and a row sum, on a (None, 64)
-  input): the time from "graph built" to "first result returned", in a new process,
+  input) and of the MLP 784-512-512-10 training step (forward, crossentropy, gradients,
+  SGD): the time from "graph built" to "first result returned", in a new process,
   with an empty cache directory (cold), then again in new processes sharing that
   directory (the disk cache). symgraph gets ``SYMGRAPH_CACHE_DIR`` and
   ``NUMBA_CACHE_DIR`` pointing at a temporary directory, PyTensor a temporary
@@ -63,6 +64,73 @@ ref = apply_chain("numpy", x, n_ops - 1).sum(axis=1)
 print(json.dumps({{"seconds": seconds, "ok": bool(np.allclose(out, ref, rtol=1e-4, atol=1e-5))}}))
 """
 
+# the MLP training graph of the suite's training case (784-512-512-10, softmax
+# crossentropy, gradients, SGD), one step of a 128-row batch: graph built -> first loss
+_TRAIN_CHILD = r"""
+import json, sys, time
+sys.path.insert(0, {here!r})
+import numpy as np
+engine = {engine!r}
+from suite_cases import _mlp_params
+sizes = (784, 512, 512, 10)
+init = _mlp_params(sizes, seed=4)
+rng = np.random.default_rng(5)
+x = rng.normal(size=(128, 784)).astype(np.float32)
+y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 128)]
+lr = 0.01
+if engine == "symgraph":
+    import symgraph.backend as K
+    ws = [K.variable(p) for p in init]
+    px, py = K.placeholder((None, 784)), K.placeholder((None, 10))
+    h = px
+    for i in range(0, len(ws) - 2, 2):
+        h = K.relu(K.dot(h, ws[i]) + ws[i + 1])
+    loss = K.mean(K.categorical_crossentropy(py, K.softmax(K.dot(h, ws[-2]) + ws[-1])))
+    grads = K.gradients(loss, ws)
+    updates = [K.update_sub(w, g * lr) for w, g in zip(ws, grads)]
+    start = time.perf_counter()
+    f = K.function([px, py], [loss], updates=updates)
+    out = f([x, y])[0]
+elif engine.startswith("pytensor"):
+    import pytensor, pytensor.tensor as pt
+    ws = [pytensor.shared(p.copy()) for p in init]
+    px, py = pt.matrix("x", dtype="float32"), pt.matrix("y", dtype="float32")
+    h = px
+    for i in range(0, len(ws) - 2, 2):
+        h = pt.maximum(pt.dot(h, ws[i]) + ws[i + 1], 0)
+    probs = pt.special.softmax(pt.dot(h, ws[-2]) + ws[-1], axis=-1)
+    loss = -(py * pt.log(probs)).sum(axis=1).mean()
+    grads = pytensor.grad(loss, ws)
+    start = time.perf_counter()
+    f = pytensor.function([px, py], loss, mode="NUMBA" if engine == "pytensor_numba" else
+                          "FAST_RUN", updates=[(w, w - np.float32(lr) * g)
+                                               for w, g in zip(ws, grads)])
+    out = f(x, y)
+elif engine == "jax":
+    import jax, jax.numpy as jnp
+    def loss_fn(ws, xb, yb):
+        h = xb
+        for i in range(0, len(ws) - 2, 2):
+            h = jax.nn.relu(h @ ws[i] + ws[i + 1])
+        return -(yb * jax.nn.log_softmax(h @ ws[-2] + ws[-1])).sum(axis=1).mean()
+    @jax.jit
+    def step(ws, xb, yb):
+        value, grads = jax.value_and_grad(loss_fn)(ws, xb, yb)
+        return value, [w - lr * g for w, g in zip(ws, grads)]
+    ws = [jnp.asarray(p) for p in init]
+    start = time.perf_counter()
+    out, ws = step(ws, x, y)
+    out = jax.block_until_ready(out)
+seconds = time.perf_counter() - start
+h = x
+for i in range(0, len(init) - 2, 2):
+    h = np.maximum(h @ init[i] + init[i + 1], 0)
+z = h @ init[-2] + init[-1]
+z = z - z.max(axis=1, keepdims=True)
+ref = -(y * (z - np.log(np.exp(z).sum(axis=1, keepdims=True)))).sum(axis=1).mean()
+print(json.dumps({{"seconds": seconds, "ok": bool(np.allclose(out, ref, rtol=1e-4))}}))
+"""
+
 _IMPORT_CHILD = r"""
 import json, time
 start = time.perf_counter()
@@ -93,6 +161,8 @@ else:
     run = lambda v: apply_chain("numpy", v, n_ops)
 small = np.linspace(-2, 2, 1000, dtype=np.float32)
 run(small)  # compile / warm up
+if engine == "symgraph":
+    f.wait_compiled()  # tiered execution: the kernels compile in the background
 x = np.random.default_rng(0).uniform(-2, 2, size=n).astype(np.float32)
 gc.collect()
 method = "VmHWM reset via /proc/self/clear_refs"
@@ -133,9 +203,14 @@ def _child(code: str, env: dict, timeout: float = 600) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def compile_latency(engine: str, runs: int, n_ops: int = COMPILE_OPS) -> dict:
-    """``{"cold": [s...], "cached": [s...] or None, "ok": bool}`` for one engine."""
-    code = _COMPILE_CHILD.format(here=HERE, engine=engine, n_ops=n_ops)
+def compile_latency(engine: str, runs: int, n_ops: int = COMPILE_OPS,
+                    workload: str = "chain") -> dict:
+    """``{"cold": [s...], "cached": [s...] or None, "ok": bool}`` for one engine;
+    ``workload`` is 'chain' (the 30-op graph) or 'train' (the MLP training step)."""
+    if workload == "train":
+        code = _TRAIN_CHILD.format(here=HERE, engine=engine)
+    else:
+        code = _COMPILE_CHILD.format(here=HERE, engine=engine, n_ops=n_ops)
     cold, cached, ok = [], [], True
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="symgraph-bench-") as tmp:

@@ -137,3 +137,35 @@ def set_kernel_thread_cap(n: int | None) -> int | None:
             raise ValueError(f"the kernel thread cap must be >= 1, got {n}")
         KERNEL_THREAD_CAP.n = n
     return previous
+
+
+# -- tiered execution (runtime.tiered) -------------------------------------------------------
+_TIERED: list = [None]  # None: $SYMGRAPH_TIERED, else on
+
+
+def tiered() -> bool:
+    """Return whether new functions start in tier 0 (see ``symgraph.runtime.tiered``).
+
+    On by default: a function's first calls run its plan with NumPy while the kernels
+    compile in a background thread, and later calls run the kernels. Results of the
+    two tiers agree to kernel precision, not bit for bit. ``set_tiered`` wins, then
+    ``$SYMGRAPH_TIERED`` (``0`` switches it off).
+
+    Example:
+        >>> from symgraph import config
+        >>> isinstance(config.tiered(), bool)
+        True
+    """
+    if _TIERED[0] is None:
+        import os
+
+        _TIERED[0] = os.environ.get("SYMGRAPH_TIERED", "1").strip().lower() not in (
+            "0", "false", "no", "off")
+    return _TIERED[0]
+
+
+def set_tiered(on: bool | None) -> None:
+    """Switch tiered execution on or off for functions created afterwards
+    (``None``: back to ``$SYMGRAPH_TIERED``). Off, every function compiles its kernels
+    before its first call returns, and every call runs them."""
+    _TIERED[0] = None if on is None else bool(on)

@@ -7,6 +7,9 @@ import pytest
 
 _CACHE = tempfile.mkdtemp(prefix="symgraph-test-cache-")
 os.environ.setdefault("SYMGRAPH_CACHE_DIR", _CACHE)
+# the suite tests the compiled kernels: functions compile before their first call
+# returns (tests/test_tiered.py switches tier 0 on where it is what is tested)
+os.environ.setdefault("SYMGRAPH_TIERED", "0")
 # numba's thread pool needs two threads for the thread-count tests, even on one core
 # (numba is imported lazily, after this line)
 if int(os.environ.get("NUMBA_NUM_THREADS", "0") or 0) < 2:

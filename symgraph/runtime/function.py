@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from .. import config
 from ..compiler.passes import DEFAULT_PASSES
 from ..compiler.plan import compile_plan
 from ..core.shapes import dims_compatible, is_fully_known, shape_str
@@ -21,6 +22,7 @@ from ..errors import FeedError, GraphError, ShapeError, created_at
 from ..ops import dims
 from .feeds import check_feed
 from .runner import LAUNCHES, build_entry, build_runner
+from .tiered import TierUp, build_interpreter, in_compile_thread, tier_zero_allowed
 
 __all__ = ["LAUNCHES", "Function", "function"]
 
@@ -119,6 +121,13 @@ class Function:
         self._init_value_shapes()
         self._output_ids = {t.id for t in self._output_nodes} | \
             {t.id for t in self._update_nodes}
+        # tier 0 (runtime.tiered): the first calls interpret the plan with NumPy while
+        # a background thread compiles the kernels; not inside a compile thread (loop
+        # bodies compiled there compile at once)
+        self._tier = TierUp(self._install) if (
+            config.tiered() and tier_zero_allowed(self.plan) and not in_compile_thread()) \
+            else None
+        self._interpreters: dict[tuple, object] = {}  # feed shapes -> tier-0 runner
 
     @property
     def n_kernels(self) -> int:
@@ -441,8 +450,10 @@ class Function:
             self._values_fn = Function(self.inputs, self._value_sources, fuse=self.fuse,
                                        passes=self.passes)
 
-    def _runner_for(self, feeds: list):
-        """The generated runner for these (checked) feeds' shapes, built once."""
+    def _runner_for(self, feeds: list, compiled: bool = False):
+        """The runner for these (checked) feeds' shapes: the compiled one, built once,
+        or while that compiles in the background (tier 0), the NumPy interpreter.
+        ``compiled``: always the compiled runner (built here if need be)."""
         key = tuple([a.shape for a in feeds])
         values = None
         if self._values_fn is not None:  # data-dependent shapes: values are in the key
@@ -452,17 +463,85 @@ class Function:
         runner = self._prepared.get(key)
         if runner is not None:
             return runner
+        tier = self._tier
+        if tier is not None and not compiled and not tier.hot and key not in tier.failed \
+                and not in_compile_thread():
+            return self._tier_zero(key, feeds, values)
+        runner = self._build_compiled(key, feeds, values)
+        self._install(key, runner)
+        return runner
+
+    def _build_compiled(self, key, feeds, values):
         fed = dict(zip([ph.id for ph in self.inputs], feeds))
         shapes = self._concrete_shapes({**fed, **self._defaults}, values)
         runner = build_runner(self.plan, shapes, list(fed), {**self._constants,
                               **self._defaults}, self._output_specs, self._kept_ids)
+        runner.static = values is None and all(is_fully_known(ph.shape) for ph in self.inputs)
+        return runner
+
+    def _install(self, key, runner) -> None:
+        """Make ``runner`` the one calls with ``key``'s shapes take from now on."""
         if len(self._prepared) < _SHAPE_CACHE_LIMIT:
             self._prepared[key] = runner
-        if values is None and all(is_fully_known(ph.shape) for ph in self.inputs):
+        if runner.static:
             self._static_runner = runner  # the only shapes these feeds can have
             if not self._kept_ids:
                 self._entry = build_entry(self._feed_specs, runner)
-        return runner
+        self._interpreters.pop(key, None)
+
+    def _tier_zero(self, key, feeds, values):
+        """The NumPy interpreter for ``key``; the first time, a runner that also starts
+        the background compile once it has returned (so the first result never waits
+        for the compile thread)."""
+        interpreter = self._interpreters.get(key)
+        if interpreter is not None:
+            return interpreter
+        fed = dict(zip([ph.id for ph in self.inputs], feeds))
+        shapes = self._concrete_shapes({**fed, **self._defaults}, values)
+        interpreter = build_interpreter(self.plan, shapes, list(fed), {
+            **self._constants, **self._defaults}, self._output_specs, self._kept_ids)
+        if len(self._interpreters) < _SHAPE_CACHE_LIMIT:
+            self._interpreters[key] = interpreter
+        tier = self._tier
+        copies = [np.array(a, copy=True) for a in feeds]  # the caller may reuse its buffers
+
+        def compile_and_warm():
+            runner = self._build_compiled(key, copies, values)
+            try:  # compiles the kernels; a dry run (runtime.tiered.DRY_RUN)
+                runner(*copies)
+            except (FeedError, ShapeError, ValueError, ArithmeticError):
+                pass  # these values' error (tier 0 raised it too): later kernels compile
+            return runner
+
+        def first_call(*args):
+            result = interpreter(*args)
+            if not self.inputs:  # K.eval-like: compile only when it is asked for again
+                self._interpreters[key] = lambda *a: (tier.start(key, compile_and_warm),
+                                                      interpreter(*a))[1]
+            else:
+                tier.start(key, compile_and_warm)
+            return result
+        return first_call
+
+    def wait_compiled(self, timeout: float | None = None) -> bool:
+        """Wait until the kernels compiling in the background (tier 0, see
+        ``symgraph.runtime.tiered``) are swapped in.
+
+        Args:
+            timeout: seconds to wait at most (None: as long as it takes).
+
+        Returns:
+            True when no compile of this function is running any more.
+
+        Example:
+            >>> import numpy as np, symgraph.backend as K
+            >>> x = K.placeholder((2,))
+            >>> f = K.function([x], [K.exp(x)])
+            >>> _ = f([np.zeros(2, 'float32')])
+            >>> f.wait_compiled()
+            True
+        """
+        return True if self._tier is None else self._tier.wait(timeout)
 
     def _concrete_shapes(self, feeds, values: dict | None = None) -> dict:
         """Every needed node's concrete shape for these feeds; ``values`` holds the

@@ -1,0 +1,283 @@
+"""Tiered execution: a function's first calls run while its kernels compile.
+
+Compiling a plan's kernels costs numba's start (~0.5 s per process) plus the compile of
+each fused loop (tenths of a second each with an empty cache). A new function
+therefore starts in *tier 0*: its plan is interpreted step by step with each op's
+NumPy ``reference`` (the same references the test suite checks the kernels against),
+while a background thread builds the compiled runner for the same shapes, runs it once
+to compile its kernels and swaps it in. Later calls with those shapes take the compiled
+runner (*tier 1*); a function that has compiled once builds the runners of new shapes
+at once, as before.
+
+Results of the two tiers agree to the tolerance the test suite holds kernels to, not
+bit for bit (NumPy's ``exp`` and pairwise sums against the kernels' ``vmath`` and
+float64 accumulators). Random draws are bit-identical: tier 0 draws from the same
+counter-based generator with the same counters, and the background run that compiles
+the kernels draws without moving them (a dry run). ``SYMGRAPH_TIERED=0`` or
+``symgraph.config.set_tiered(False)`` compiles before the first call instead.
+
+Rules that keep it safe:
+
+* functions that print (``K.print_tensor``) never run tier 0 (the printing is the
+  kernel's effect; it would print twice or not at all);
+* the compiling thread is a daemon; before a ``fork`` and at interpreter exit the
+  process waits for running compiles (a child must not inherit numba's compiler lock
+  half-held, and LLVM must not run while the interpreter tears down);
+* a compile that fails is not hidden: the next call builds the compiled runner in the
+  calling thread, where the same error is raised.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+
+import numpy as np
+
+from ..core.tensor import Placeholder, Variable
+from ..errors import ShapeError, created_at
+
+__all__ = ["DRY_RUN", "TierUp", "build_interpreter", "in_dry_run", "wait_all"]
+
+#: ``.on`` is true in a thread running a plan only to compile its kernels: stateful
+#: kernels (random draws) then leave the evaluation counters where they are
+DRY_RUN = threading.local()
+
+_RUNNING: set = set()  # compile threads in flight
+_RUNNING_LOCK = threading.Lock()
+
+
+def in_dry_run() -> bool:
+    """True in a background compile's warm-up run (random counters stay put)."""
+    return getattr(DRY_RUN, "on", False)
+
+
+def wait_all(timeout: float | None = None) -> bool:
+    """Wait for every background compile of this process; True when none is left.
+
+    Args:
+        timeout: seconds to wait in all (None: as long as it takes).
+
+    Returns:
+        Whether all compiles finished.
+
+    Example:
+        >>> from symgraph.runtime.tiered import wait_all
+        >>> wait_all()
+        True
+    """
+    with _RUNNING_LOCK:
+        threads = list(_RUNNING)
+    for thread in threads:
+        thread.join(timeout)
+    with _RUNNING_LOCK:
+        return not any(t.is_alive() for t in _RUNNING)
+
+
+def _before_fork() -> None:
+    wait_all()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork)
+atexit.register(wait_all)
+
+
+class TierUp:
+    """The tier state of one function: which shapes are compiling or compiled.
+
+    ``start(key, build)`` runs ``build()`` in a background thread; ``build`` returns
+    the compiled runner (after running it once) or raises. ``done(key)`` says whether
+    the runner of ``key`` has been installed by the owner's ``install`` callback.
+    """
+
+    def __init__(self, install):
+        self._install = install
+        self._lock = threading.Lock()
+        self._threads: dict = {}  # key -> thread
+        self.failed: dict = {}  # key -> the exception a background compile raised
+        self.hot = False  # a compiled runner was installed once: build new shapes at once
+
+    def compiling(self, key) -> bool:
+        """Whether a background compile of ``key`` was started and is still running."""
+        thread = self._threads.get(key)
+        return thread is not None and thread.is_alive()
+
+    def start(self, key, build) -> None:
+        """Compile ``key`` in the background (once; later calls do nothing)."""
+        with self._lock:
+            if key in self._threads or key in self.failed:
+                return
+            thread = threading.Thread(target=self._run, args=(key, build), daemon=True,
+                                      name="symgraph-compile")
+            self._threads[key] = thread
+            with _RUNNING_LOCK:
+                _RUNNING.add(thread)
+        thread.start()
+
+    def _run(self, key, build) -> None:
+        try:
+            COMPILING.on = True
+            DRY_RUN.on = True
+            runner = build()
+        except BaseException as exc:  # the caller's thread raises it again
+            self.failed[key] = exc
+        else:
+            self._install(key, runner)
+            self.hot = True
+        finally:
+            DRY_RUN.on = False
+            COMPILING.on = False
+            with _RUNNING_LOCK:
+                _RUNNING.discard(threading.current_thread())
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for this function's background compiles; True when none is left."""
+        for thread in list(self._threads.values()):
+            thread.join(timeout)
+        return not any(t.is_alive() for t in self._threads.values())
+
+
+#: ``.on`` in a background compile thread: functions called from there (loop bodies,
+#: shape functions) compile at once instead of starting tiers of their own
+COMPILING = threading.local()
+
+
+def in_compile_thread() -> bool:
+    """True in a background compile thread."""
+    return getattr(COMPILING, "on", False)
+
+
+def tier_zero_allowed(plan) -> bool:
+    """Whether ``plan`` may run tier 0: not when a step has an effect a user sees."""
+    for step in plan.steps:
+        if step.kind == "op" and step.node.op.name == "print_tensor":
+            return False
+    return True
+
+
+# -- tier 0: the plan interpreted with NumPy references ---------------------------------
+def build_interpreter(plan, shapes: dict, feed_ids: list, constants: dict,
+                      output_specs: list, kept_ids: list):
+    """``runner(*feeds)`` computing the plan with each op's NumPy reference, with the
+    contract of ``runtime.runner.build_runner``: ``outputs`` or ``(outputs, kept)``;
+    outputs and kept values are fresh arrays nobody else holds.
+
+    Args:
+        plan: the compiled plan (its steps and fused groups give the order).
+        shapes: concrete shape of every node the plan needs (``Function._concrete_shapes``).
+        feed_ids: ids of the placeholders, in the order the runner takes their values.
+        constants: constant node id -> value, and the defaults of unfed placeholders.
+        output_specs: ``(node id, how, dtype)`` per output (``how`` is not used: every
+            output is checked for sharing instead).
+        kept_ids: ids of further values the caller needs (update values, assigns).
+
+    Returns:
+        The interpreter, a plain Python function.
+    """
+    fed_index = {node_id: k for k, node_id in enumerate(feed_ids)}
+    program = []  # (node id, how, payload) in execution order
+    produced: set = set()
+
+    def source(node):
+        """How a step reads ``node``: a computed value, or one made on the spot."""
+        if node.id in produced or node.id in fed_index:
+            return ("value", node.id)
+        if node.op.name == "fill":  # read as a scalar by fused loops: never a step
+            value = np.asarray(node.attrs["value"], dtype=node.dtype)
+            return ("array", np.broadcast_to(value, tuple(shapes[node.id])))
+        if node.id in constants:
+            return ("array", constants[node.id])
+        if hasattr(node, "value") and not isinstance(node, (Variable, Placeholder)):
+            return ("array", node.value)
+        raise ShapeError(f"internal error: tier 0 reached {node.op.name} '{node.name}' "
+                         "before it was computed")
+
+    def shape_only(node):
+        """What a step gets for an input it reads the shape of, not the data."""
+        return ("array", np.broadcast_to(np.zeros((), dtype=node.dtype), tuple(shapes[node.id])))
+
+    def add_op(node):
+        op = node.op
+        inputs = [source(s) if op.reads_data(i) else shape_only(s)
+                  for i, s in enumerate(node.inputs)]
+        program.append((node.id, "op", (node, inputs, tuple(shapes[node.id]))))
+        produced.add(node.id)
+
+    for step in plan.steps:
+        node, kind = step.node, step.kind
+        if kind == "placeholder" and node.id in fed_index:
+            produced.add(node.id)
+        elif kind in ("placeholder", "constant"):
+            program.append((node.id, "array", constants[node.id]))
+            produced.add(node.id)
+        elif kind == "variable":
+            program.append((node.id, "variable", node))
+            produced.add(node.id)
+        elif kind == "fill":
+            value, dtype = node.attrs["value"], np.dtype(node.dtype)
+            program.append((node.id, "fill", (tuple(shapes[node.id]), value, dtype)))
+            produced.add(node.id)
+        elif kind == "group":
+            for member in step.members:
+                add_op(member)
+        else:
+            add_op(node)
+    outputs = [(node_id, np.dtype(dtype)) for node_id, _how, dtype in output_specs]
+    kept = list(kept_ids)
+    graph = plan.steps[0].node.graph if plan.steps else None
+
+    def interpret(*feeds):
+        values = {node_id: feeds[k] for node_id, k in fed_index.items()}
+        stored = {id(v) for v in feeds}  # arrays a result must not be handed out as
+        with np.errstate(all="ignore"):  # the kernels do not warn either
+            for node_id, how, payload in program:
+                if how == "op":
+                    values[node_id] = _run_reference(graph, *payload, values)
+                elif how == "variable":
+                    values[node_id] = payload.value
+                    stored.add(id(values[node_id]))
+                elif how == "fill":
+                    shape, value, dtype = payload
+                    values[node_id] = np.full(shape, value, dtype)
+                else:
+                    values[node_id] = payload
+                    stored.add(id(payload))
+        results = [_fresh(values[i], dtype, stored) for i, dtype in outputs]
+        if not kept:
+            return results
+        return results, tuple(_fresh(values[i], None, stored) for i in kept)
+    return interpret
+
+
+def _run_reference(graph, node, inputs, out_shape, values):
+    arrays = [values[ref] if how == "value" else ref for how, ref in inputs]
+    attrs = node.attrs
+    if node.op.extra.get("stateful"):  # random draws: the same counters as the kernels
+        with graph.lock:
+            counter = graph.rng_counters.get(node.id, 0)
+            graph.rng_counters[node.id] = counter + 1
+        attrs = dict(attrs, counter=counter)
+    try:
+        out = node.op.reference(arrays, attrs, out_shape, node.dtype)
+    except (IndexError, ValueError, ZeroDivisionError) as exc:
+        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: {exc}") from None
+    out = np.asarray(out)
+    if out.dtype != node.dtype:
+        out = out.astype(node.dtype)
+    if out.shape != out_shape:
+        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: its reference "
+                         f"produced shape {out.shape}, expected {out_shape}")
+    return out
+
+
+def _fresh(value, dtype, stored: set):
+    """``value`` as an array the caller may keep and write: copied when it is a view,
+    read-only, or one of the call's inputs or stored values."""
+    if dtype is not None and value.dtype != dtype:
+        return value.astype(dtype)
+    if value.base is not None or not value.flags.writeable or id(value) in stored or \
+            not value.flags.c_contiguous:
+        return np.array(value, copy=True)
+    return value

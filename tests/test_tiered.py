@@ -1,0 +1,238 @@
+"""Tiered execution (symgraph.runtime.tiered): the first calls of a function run its
+plan with NumPy while its kernels compile in the background, then the kernels run."""
+
+import multiprocessing
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import symgraph.backend as K
+from symgraph import config
+from symgraph.errors import ShapeError
+from symgraph.runtime import function as function_module
+from symgraph.runtime import tiered
+
+
+@pytest.fixture(autouse=True)
+def tiers_on():
+    config.set_tiered(True)
+    yield
+    tiered.wait_all()
+    config.set_tiered(None)
+
+
+def _mlp(seed=0):
+    rng = np.random.default_rng(seed)
+    x = K.placeholder((None, 6))
+    y = K.placeholder((None, 3))
+    w1 = K.variable(rng.normal(size=(6, 8)) * 0.3)
+    b1 = K.variable(np.zeros(8))
+    w2 = K.variable(rng.normal(size=(8, 3)) * 0.3)
+    probs = K.softmax(K.dot(K.relu(K.dot(x, w1) + b1), w2))
+    loss = K.mean(K.categorical_crossentropy(y, probs))
+    grads = K.gradients(loss, [w1, b1, w2])
+    updates = [(v, v - 0.1 * g) for v, g in zip([w1, b1, w2], grads)]
+    return x, y, [w1, b1, w2], loss, updates
+
+
+def _batches(n=6):
+    rng = np.random.default_rng(1)
+    return [(rng.normal(size=(5, 6)).astype("float32"),
+             np.eye(3, dtype="float32")[rng.integers(0, 3, 5)]) for _ in range(n)]
+
+
+def test_first_call_is_interpreted_and_the_kernels_are_swapped_in():
+    x = K.placeholder((None, 4))
+    y = K.sum(K.tanh(x * 0.5 + 1.0) * K.exp(-x), axis=1)
+    f = K.function([x], [y])
+    xv = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    first = f([xv])[0]
+    assert f._prepared == {}  # the compiled runner is not in use yet
+    assert f.wait_compiled()
+    assert len(f._prepared) == 1
+    second = f([xv])[0]
+    expected = np.sum(np.tanh(xv * 0.5 + 1.0) * np.exp(-xv), axis=1)
+    np.testing.assert_allclose(first, expected, rtol=1e-6)
+    np.testing.assert_allclose(second, first, rtol=1e-6)
+    assert first.dtype == second.dtype == np.float32
+
+
+def test_new_shapes_compile_at_once_after_the_first_compile():
+    x = K.placeholder((None, 2))
+    f = K.function([x], [x * 2.0 + 1.0])
+    f([np.ones((1, 2), "float32")])
+    f.wait_compiled()
+    out = f([np.ones((7, 2), "float32")])[0]
+    assert len(f._prepared) == 2 and not f._interpreters
+    np.testing.assert_array_equal(out, np.full((7, 2), 3.0, "float32"))
+
+
+def test_training_through_the_tiers_matches_compiled_training():
+    batches = _batches()
+    results = {}
+    for mode in (False, True):
+        K.clear_session()
+        config.set_tiered(mode)
+        x, y, weights, loss, updates = _mlp()
+        f = K.function([x, y], [loss], updates=updates)
+        losses = [f([xb, yb])[0] for xb, yb in batches[:2]]
+        f.wait_compiled()
+        losses += [f([xb, yb])[0] for xb, yb in batches[2:]]
+        results[mode] = (np.array(losses), [K.get_value(w) for w in weights])
+    np.testing.assert_allclose(results[True][0], results[False][0], rtol=1e-5)
+    for tiered_w, compiled_w in zip(results[True][1], results[False][1]):
+        np.testing.assert_allclose(tiered_w, compiled_w, rtol=1e-5, atol=1e-7)
+
+
+def test_random_draws_are_the_same_in_both_tiers_and_the_warm_up_draws_none():
+    draws = {}
+    for mode in (False, True):
+        K.clear_session()
+        config.set_tiered(mode)
+        x = K.placeholder((None, 50))
+        f = K.function([x], [K.dropout(x, 0.5, seed=3) + K.random_normal((50,), seed=4)])
+        xv = np.ones((4, 50), "float32")
+        seq = [f([xv])[0]]
+        f.wait_compiled()
+        seq += [f([xv])[0] for _ in range(3)]
+        draws[mode] = seq
+    for a, b in zip(draws[True], draws[False]):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(draws[True][0], draws[True][1])  # new draws per call
+
+
+def test_printing_functions_never_run_tier_zero(capsys):
+    x = K.placeholder((2,))
+    f = K.function([x], [K.print_tensor(x * 2.0, message="value: ")])
+    f([np.ones(2, "float32")])
+    f.wait_compiled()
+    assert f._tier is None
+    assert capsys.readouterr().out.count("value: ") == 1
+
+
+def test_a_function_without_inputs_compiles_only_when_called_again():
+    v = K.variable(np.arange(3.0))
+    f = K.function([], [K.exp(v) * 2.0])
+    first = f([])[0]
+    assert not f._tier._threads  # a one-off evaluation starts no compile
+    f([])
+    f.wait_compiled()
+    assert f._tier._threads and f._prepared
+    np.testing.assert_allclose(f([])[0], first, rtol=1e-6)
+
+
+def test_switched_off_the_first_call_runs_the_kernels(monkeypatch):
+    config.set_tiered(False)
+    x = K.placeholder((3,))
+    f = K.function([x], [x + 1.0])
+    f([np.zeros(3, "float32")])
+    assert f._tier is None and len(f._prepared) == 1
+    for text, expected in (("0", False), ("off", False), ("1", True), ("", True)):
+        config.set_tiered(None)
+        monkeypatch.setenv("SYMGRAPH_TIERED", text)
+        assert config.tiered() is expected
+
+
+def test_errors_in_tier_zero_name_the_op_and_the_users_line():
+    a = K.placeholder((3,), dtype="int32")
+    b = K.placeholder((3,), dtype="int32")
+    f = K.function([a, b], [K.pow(a, b)])
+    with pytest.raises(ShapeError, match=r"power .*test_tiered\.py"):
+        f([np.array([1, 2, 3], "int32"), np.array([1, -1, 2], "int32")])
+    np.testing.assert_array_equal(
+        f([np.array([1, 2, 3], "int32"), np.array([2, 2, 2], "int32")])[0], [1, 4, 9])
+
+
+def test_outputs_are_fresh_arrays_not_the_feeds_or_the_variables():
+    x = K.placeholder((3,))
+    v = K.variable(np.ones(3))
+    f = K.function([x], [K.identity(x), K.identity(v), K.reshape(x, (3, 1))])
+    xv = np.zeros(3, "float32")
+    outs = f([xv])
+    for out in outs:
+        assert not np.shares_memory(out, xv) and not np.shares_memory(out, v.value)
+        assert out.flags.writeable
+    outs[1][:] = 5
+    np.testing.assert_array_equal(K.get_value(v), np.ones(3))
+
+
+def test_data_dependent_shapes_in_tier_zero():
+    x = K.placeholder((None,))
+    n = K.cast(K.sum(x), "int32")
+    f = K.function([x], [K.zeros(K.stack([n, 2]))])
+    assert f([np.array([1.0, 2.0], "float32")])[0].shape == (3, 2)
+    f.wait_compiled()
+    assert f([np.array([4.0], "float32")])[0].shape == (4, 2)
+
+
+def test_a_failed_background_compile_is_raised_by_the_next_call(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("compiler broke")
+
+    monkeypatch.setattr(function_module, "build_runner", broken)
+    x = K.placeholder((2,))
+    f = K.function([x], [x * 3.0])
+    np.testing.assert_array_equal(f([np.ones(2, "float32")])[0], [3.0, 3.0])
+    f.wait_compiled()
+    with pytest.raises(RuntimeError, match="compiler broke"):
+        f([np.ones(2, "float32")])
+
+
+def test_concurrent_calls_while_the_kernels_compile():
+    x = K.placeholder((None, 8))
+    f = K.function([x], [K.softmax(x * 2.0) + K.sigmoid(x)])
+    xv = np.random.default_rng(2).normal(size=(16, 8)).astype("float32")
+    expected = K.function([x], [K.softmax(x * 2.0) + K.sigmoid(x)])([xv])[0]
+    errors = []
+
+    def work():
+        try:
+            for _ in range(30):
+                np.testing.assert_allclose(f([xv])[0], expected, rtol=1e-5, atol=1e-7)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert f.wait_compiled() and f._prepared
+
+
+def _call_in_child(queue):
+    x = K.placeholder((None, 3))
+    f = K.function([x], [K.exp(x) + 1.0])
+    queue.put(f([np.zeros((2, 3), "float32")])[0].tolist())
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_children_started_while_a_compile_runs(method):
+    x = K.placeholder((None, 5))
+    f = K.function([x], [K.tanh(x) * K.exp(x)])
+    f([np.ones((2, 5), "float32")])  # starts the background compile
+    ctx = multiprocessing.get_context(method)
+    queue = ctx.Queue()
+    child = ctx.Process(target=_call_in_child, args=(queue,))
+    child.start()  # a fork first waits for the compile (runtime.tiered)
+    assert queue.get(timeout=120) == [[2.0] * 3] * 2
+    child.join(60)
+    assert child.exitcode == 0
+
+
+def test_exiting_while_a_compile_runs_is_clean(tmp_path):
+    code = ("import numpy as np, symgraph.backend as K\n"
+            "x = K.placeholder((None, 4))\n"
+            "f = K.function([x], [K.sum(K.tanh(x) * K.exp(x), axis=1)])\n"
+            "print(f([np.ones((2, 4), 'float32')])[0].tolist())\n")
+    env = {**__import__("os").environ, "SYMGRAPH_TIERED": "1",
+           "SYMGRAPH_CACHE_DIR": str(tmp_path), "NUMBA_CACHE_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    np.testing.assert_allclose(eval(proc.stdout), [4 * np.tanh(1) * np.e] * 2, rtol=1e-6)
