@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError, created_at
 from ..ops.elementwise import compute_type
+from .tiered import DRY_RUN
 
 #: kernel launches per op name since import (for tests and profiling)
 LAUNCHES: Counter = Counter()
@@ -268,7 +269,8 @@ def _op_launcher(node, shapes):
         if stateful:  # random draws: the evaluation counter goes up per call
             with node.graph.lock:
                 counter = node.graph.rng_counters.get(node.id, 0)
-                node.graph.rng_counters[node.id] = counter + 1
+                if not getattr(DRY_RUN, "on", False):  # a compile's warm-up run
+                    node.graph.rng_counters[node.id] = counter + 1
             call_attrs = dict(attrs, counter=counter)
         try:
             out = kernel(list(args), in_shapes, call_attrs, out_shape, dtype)
