@@ -1,5 +1,5 @@
 """The 8-op elementwise chain ``relu(x*0.5+0.1)*sigmoid(x) + tanh(x)**2`` on float32:
-symgraph (one fused, vectorized kernel using ``compiler.vmath``) vs NumPy eager, with
+symgraph (one fused, vectorized kernel using ``kernels.vmath``) vs NumPy eager, with
 a copy of the same bytes (``a.copy()``: allocate + read + write) as the floor.
 
 Rounds are interleaved (NumPy, symgraph, copy, NumPy, ...); medians and the ratios to
@@ -26,7 +26,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 import symgraph.backend as K  # noqa: E402
-from symgraph.compiler import kernel_cache  # noqa: E402
+from symgraph.kernels import cache as kernel_cache  # noqa: E402
 
 
 def build(n: int, dtype: str):

@@ -5,7 +5,7 @@ static shapes and dtypes; ``K.eval`` and ``K.function`` compile and run only wha
 the requested outputs need, as numba kernels.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["__version__", "Tensor", "Graph", "function", "get_default_graph", "load", "save"]
 

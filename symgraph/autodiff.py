@@ -13,15 +13,13 @@ not depend on gets ``None`` (Keras's rule).
 
 from __future__ import annotations
 
-from .core import dtypes
+from .core import dtypes, services
 from .core.graph import ancestors
 from .core.tensor import Tensor
-from .errors import GraphError, SymgraphError, created_at
+from .errors import GradientError, GraphError, created_at
 from .ops.registry import GRAD_PENDING, NOT_DIFFERENTIABLE
 
-
-class GradientError(SymgraphError, TypeError):
-    """A gradient was asked through an op that cannot provide one."""
+__all__ = ["GradientError", "gradients"]
 
 
 def gradients(loss: Tensor, wrt) -> list:
@@ -84,3 +82,6 @@ def _reaching(nodes: list, targets: set) -> set:
                 src.id in reach for i, src in enumerate(node.inputs) if node.op.reads_data(i)):
             reach.add(node.id)
     return reach
+
+
+services.lend(gradients=gradients)  # what ops differentiating loop bodies call

@@ -74,6 +74,10 @@ class GraphError(SymgraphError, ValueError):
     """A malformed graph: tensors of different graphs mixed, unknown ops, bad arguments."""
 
 
+class GradientError(SymgraphError, TypeError):
+    """A gradient was asked through an op that cannot provide one."""
+
+
 class GraphFileError(SymgraphError, ValueError):
     """A graph file that cannot be written or read: not a symgraph file, damaged,
     hostile (unknown ops, bad references, absurd sizes, zip bombs), or from a newer

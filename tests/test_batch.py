@@ -14,8 +14,8 @@ import pytest
 
 import symgraph.backend as K
 from symgraph import config
-from symgraph.compiler import codegen
 from symgraph.errors import FeedError, ShapeError
+from symgraph.kernels import parallelism
 from symgraph.runtime import batch, progress, threads
 from symgraph.runtime import function as function_module
 from symgraph.runtime.function import Function
@@ -361,7 +361,7 @@ def test_launch_honours_the_thread_local_cap():
 
     config.set_kernel_thread_cap(1)
     try:
-        codegen.launch(2, loader("serial"), loader("parallel"))
+        parallelism.launch(2, loader("serial"), loader("parallel"))
         assert ran == ["serial"] and config.kernel_thread_cap() == 1
         other = threading.Thread(target=lambda: ran.append(config.kernel_thread_cap()))
         other.start()
@@ -370,7 +370,7 @@ def test_launch_honours_the_thread_local_cap():
     finally:
         config.set_kernel_thread_cap(None)
     assert config.kernel_thread_cap() is None
-    codegen.launch(2, loader("serial"), loader("parallel"))  # no cap: the parallel twin
+    parallelism.launch(2, loader("serial"), loader("parallel"))  # no cap: the parallel twin
     assert ran[-1] == "parallel"
     with pytest.raises(ValueError):
         config.set_kernel_thread_cap(0)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import symgraph.backend as K
-from symgraph.compiler import kernel_cache
 from symgraph.errors import FeedError
+from symgraph.kernels import cache as kernel_cache
 from symgraph.runtime import runner as runner_module
 from symgraph.runtime.function import Function
 from symgraph.runtime.reference import reference_eval
@@ -254,10 +254,10 @@ def test_dead_buffers_are_reused_only_when_nothing_else_holds_them(monkeypatch):
 
 def test_reused_buffers_in_parallel_loops_match_serial(monkeypatch):
     from symgraph import config
-    from symgraph.compiler import codegen
+    from symgraph.kernels import parallelism
 
     monkeypatch.setattr(runner_module, "REUSE_MIN_ELEMENTS", 1)
-    monkeypatch.setattr(codegen, "PARALLEL_MIN", 1000)
+    monkeypatch.setattr(parallelism, "PARALLEL_MIN", 1000)
     x = K.placeholder((None, 300))
     w = K.variable(np.random.default_rng(3).normal(size=(300, 300)) / 20)
     f = K.function([x], [K.tanh(K.dot(x, w)) * 0.5 + 0.25])

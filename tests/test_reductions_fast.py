@@ -1,4 +1,4 @@
-"""The vectorized reduction kernels (compiler/reduce_codegen.py), the parallel twins of
+"""The vectorized reduction kernels (kernels/reductions.py), the parallel twins of
 reductions and elementwise loops, and reductions fused with their elementwise input,
 against NumPy references written here."""
 
@@ -9,8 +9,8 @@ import pytest
 
 import symgraph.backend as K
 from symgraph import config
-from symgraph.compiler import codegen, reduce_codegen
-from symgraph.compiler.reduce_codegen import run_reduction
+from symgraph.kernels import parallelism, reductions
+from symgraph.kernels.reductions import run_reduction
 from symgraph.runtime.function import Function
 
 RNG = np.random.default_rng(11)
@@ -126,9 +126,8 @@ def test_negative_axes_and_keepdims_through_the_backend():
 @pytest.fixture
 def small_parallel(monkeypatch):
     """Parallel twins from small sizes on, so the tests reach them quickly."""
-    monkeypatch.setattr(codegen, "PARALLEL_MIN", 1000)
-    monkeypatch.setattr(reduce_codegen, "PARALLEL_MIN", 1000)
-    monkeypatch.setattr(reduce_codegen, "CHUNK", 512)
+    monkeypatch.setattr(parallelism, "PARALLEL_MIN", 1000)
+    monkeypatch.setattr(reductions, "CHUNK", 512)
     old = config.num_threads()
     yield
     config.set_num_threads(old)

@@ -239,6 +239,26 @@ def test_a_corrupted_cache_heals_in_one_run(tmp_path):
     assert third.returncode == 0, third.stderr
 
 
+def test_corrupt_vmath_files_heal_when_its_source_file_is_intact(tmp_path):
+    """A kernel compiling loads vmath's machine code from vmath's own numba files: with
+    every numba file corrupt and vmath's source file intact (only a kernel's rewritten),
+    vmath's files must be dropped too, whichever kernel file sorts first."""
+    import os
+
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    first = _run_child(cache)
+    assert first.returncode == 0, first.stderr
+    for path in (cache / "__pycache__").glob("*.nb[ic]"):
+        path.write_bytes(b"not a pickle" if path.suffix == ".nbi" else os.urandom(24))
+    kernels = [p for p in cache.glob("k_*.py") if "def exp_f32" not in p.read_text()]
+    kernels[0].write_bytes(b"\xff\xfe not utf-8")
+    second = _run_child(cache)
+    assert second.returncode == 0, second.stderr  # no warning, no unpickling error
+    third = _run_child(cache)
+    assert third.returncode == 0, third.stderr
+
+
 def test_nothing_is_written_into_the_installed_package(tmp_path):
     from pathlib import Path
 

@@ -5,7 +5,7 @@ import pytest
 
 import symgraph.backend as K
 from symgraph import config
-from symgraph.compiler import codegen
+from symgraph.kernels import parallelism
 from symgraph.runtime.function import LAUNCHES
 
 from .helpers import assert_close
@@ -82,7 +82,7 @@ def test_thread_counts_give_identical_results(monkeypatch):
     import numba
 
     assert numba.config.NUMBA_NUM_THREADS >= 2
-    monkeypatch.setattr(codegen, "PARALLEL_MIN", 1000)
+    monkeypatch.setattr(parallelism, "PARALLEL_MIN", 1000)
     x = RNG.normal(size=(64, 301)).astype(np.float32)
     p = K.placeholder((None, 301))
     f = K.function([p], [K.softmax(p)])

@@ -1,4 +1,4 @@
-"""Accuracy and special values of the vectorizable math in ``compiler.vmath``, that
+"""Accuracy and special values of the vectorizable math in ``kernels.vmath``, that
 generated kernels use it and vectorize, and that a second process loads them from the
 disk cache.
 
@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 from numba import njit
 
-from symgraph.compiler import codegen, vmath
+from symgraph.compiler import codegen
+from symgraph.kernels import vmath
 
 # the bounds stated in vmath's docstring
 BOUNDS = {"exp": 2.0, "log": 2.0, "log1p": 2.0, "sigmoid": 3.0,
@@ -198,7 +199,7 @@ def test_pow_float64_keeps_libm_and_squares_exactly():
 
 def test_generated_kernel_uses_vmath_and_vectorizes(tmp_path, monkeypatch):
     import symgraph.backend as K
-    from symgraph.compiler import kernel_cache
+    from symgraph.kernels import cache as kernel_cache
 
     # a private, empty cache: the kernel is compiled here, so its LLVM IR exists (one
     # loaded from numba's disk cache, e.g. written by another test, carries none)
@@ -286,5 +287,5 @@ def test_second_process_loads_vmath_kernels_from_disk_cache(tmp_path):
     assert int(second[0]) >= 1 and second[0] == second[1]  # every kernel loaded from disk
     assert first[2] == second[2]
     sources = [p.read_text() for p in (tmp_path / "cache").glob("k_*.py")]
-    assert any("from symgraph.compiler.cached_vmath import vmath" in s and "# vmath " in s
+    assert any("from symgraph.kernels.cached_vmath import vmath" in s and "# vmath " in s
                for s in sources)

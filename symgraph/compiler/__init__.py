@@ -1,1 +1,1 @@
-"""The compiler: prune, fuse, generate numba code, cache kernels, plan execution."""
+"""The compiler: prune, fuse, generate numba code for fused groups, plan execution."""

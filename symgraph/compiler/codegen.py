@@ -10,51 +10,30 @@ the source, so graphs that differ only in constants share one compiled kernel.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
 import re
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from .. import config
 from ..core import dtypes
-from ..ops.elementwise import compute_type
-from . import kernel_cache
-
-
-def vmath_digest() -> str:
-    """Hash of ``vmath``'s source: kernels inline its functions, so the generated
-    source (the cache key) must change when it does, or numba's disk cache would
-    serve machine code built from the old version."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vmath.py")
-    with open(path, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()[:16]
-
-
-HEADER = (f"# vmath {vmath_digest()}\n"
-          "import math\nimport numpy as np\nfrom numba import njit\n"
-          "from numba import types as _t\n"
-          "from symgraph.compiler.cached_vmath import vmath\n\n")
-
-
-def numba_type(dtype: str) -> str:
-    """Source text of the numba scalar type of a dtype."""
-    return "_t.boolean" if dtype == "bool" else f"_t.{compute_type(dtype)}"
-
-
-def array_type(dtype: str, ndim: int, layout: str, readonly: bool = False) -> str:
-    ro = ", readonly=True" if readonly else ""
-    return f"_t.Array({numba_type(dtype)}, {ndim}, '{layout}'{ro})"
-
-
-def signed_decorator(*arg_types: str) -> str:
-    """An ``@njit`` with an explicit signature. Arrays of any layout convert to the
-    declared 'A' / read-only types, so layouts and flags never add compilations."""
-    return (f"@njit(_t.void({', '.join(arg_types)}), cache=CACHE, nogil=True, "
-            "error_model='numpy', fastmath=False)\n")
+from ..core.dtypes import compute_type
+from ..kernels import cache, parallelism
+from ..kernels.inputs import (
+    as_kernel_input,
+    input_patterns,
+    padded_shapes,
+    patterns_for_shapes,
+    static_broadcast,
+)
+from ..kernels.parallelism import launch, launch_loaders, threads_for
+from ..kernels.source import (
+    HEADER,
+    PARALLEL_HEADER,
+    array_type,
+    numba_type,
+    parallel_decorator,
+    signed_decorator,
+)
 
 
 @dataclass
@@ -186,86 +165,7 @@ def _function_body(spec: GroupSpec, ndim: int, flat: bool, patterns=None,
 
 
 FLAT_CHUNK = 1 << 16  #: elements per task of a parallel flat loop
-PARALLEL_HEADER = HEADER.replace("from numba import njit", "from numba import njit, prange")
-
-
-PARALLEL_MIN = 1 << 18  #: elements below which kernels always run serially
-_PAR_LOCK = threading.Lock()  # numba's workqueue pool cannot run two parallel launches
-_THREAD_CAP = config.KERNEL_THREAD_CAP  # per-thread cap on n_threads (0 or absent: none)
-
-
-def parallel_decorator(decorator: str) -> str:
-    return decorator.replace("nogil=True", "nogil=True, parallel=True")
-
-
 _parallel = parallel_decorator
-
-
-def threads_for(size: int, spec=None) -> int:
-    """Threads a kernel over ``size`` elements may use (1: run the serial twin). A body
-    that may raise (an integer power) always runs serially: whether an exception raised
-    inside a prange loop reaches Python depends on numba's threading layer (workqueue
-    drops it), and a dropped error would be a silent wrong answer."""
-    if spec is not None and spec.may_raise:
-        return 1
-    return config.num_threads() if size >= PARALLEL_MIN else 1
-
-
-_LAYER_CHOSEN: list = []
-
-
-def choose_threading_layer() -> str:
-    """Pick numba's threading layer before symgraph's first parallel kernel runs: a
-    fork-safe one (``'forksafe'``: TBB where installed, else numba's workqueue), unless
-    the user chose one (``NUMBA_THREADING_LAYER`` or ``numba.config.THREADING_LAYER``).
-    GNU OpenMP, numba's usual pick on Linux, aborts any child forked after a parallel
-    region ran (multiprocessing's default start method, Dask process pools, gunicorn);
-    parallel launches are serialised here anyway (``_PAR_LOCK``), so workqueue, which
-    does not take concurrent launches, is enough. Returns the layer asked for."""
-    import numba
-
-    _LAYER_CHOSEN.append(True)
-    if "NUMBA_THREADING_LAYER" not in os.environ and numba.config.THREADING_LAYER == "default":
-        numba.config.THREADING_LAYER = "forksafe"
-    return numba.config.THREADING_LAYER
-
-
-def launch_loaders(n_threads: int, serial_loader, parallel_loader):
-    """A callable running ``serial_loader()`` or, with ``n_threads > 1``, the parallel
-    twin under :func:`launch`'s rules."""
-    if n_threads == 1:
-        return serial_loader()
-    return lambda *args: launch(n_threads, serial_loader, parallel_loader, *args)
-
-
-def launch(n_threads: int, serial_loader, parallel_loader, *args) -> None:
-    """Run ``serial_loader()(*args)``, or the parallel twin when ``n_threads > 1`` and no
-    other parallel launch is in flight (twins compute identical results). Loaders
-    return the compiled function, so a twin is only compiled when it runs.
-    ``n_threads`` is lowered to the calling thread's cap
-    (:func:`symgraph.config.set_kernel_thread_cap`, set by batched runs): runners bind
-    ``n_threads`` when they are prepared, the cap is read here, at launch."""
-    if n_threads > 1:
-        cap = getattr(_THREAD_CAP, "n", 0)  # thread-local (config.set_kernel_thread_cap)
-        if cap and cap < n_threads:
-            n_threads = cap
-    if n_threads > 1 and _PAR_LOCK.acquire(blocking=False):
-        try:
-            import numba
-
-            if not _LAYER_CHOSEN:
-                choose_threading_layer()
-            if numba.get_num_threads() != n_threads:
-                numba.set_num_threads(n_threads)
-            parallel_loader()(*args)
-            return
-        except SystemError:
-            # an exception inside a prange loop reaches Python as a SystemError: the
-            # serial twin raises the kernel's own error (e.g. a negative int exponent)
-            pass
-        finally:
-            _PAR_LOCK.release()
-    serial_loader()(*args)
 
 
 def _params_and_types(spec: GroupSpec, ndim: int, layouts, inplace):
@@ -323,65 +223,10 @@ def group_source(spec: GroupSpec, ndim: int) -> str:
     return flat_source(spec) + "\n\n" + nd_source(spec, ndim, patterns).replace(HEADER, "")
 
 
-def static_broadcast(in_shapes, ndim: int) -> tuple:
-    """Per input, the dims its static shape (padded to ``ndim``) gives extent 1."""
-    flags = []
-    for s in in_shapes:
-        if s is None or len(s) > ndim:
-            flags.append((False,) * ndim)
-        else:
-            flags.append(tuple(d == 1 for d in (1,) * (ndim - len(s)) + tuple(s)))
-    return tuple(flags)
-
-
-def input_patterns(arrays, shape, static=None) -> tuple:
-    """(layout, broadcast dims) of inputs already padded to ``shape``'s rank. A dim of
-    extent 1 counts as broadcast where the output's is not 1 or the static shape says
-    it always is 1, so a batch of 1 uses the same kernel as other batch sizes."""
-    ndim = len(shape)
-    static = static or ((False,) * ndim,) * len(arrays)
-    return tuple(("C" if a.flags.c_contiguous else "A",
-                  tuple(a.shape[d] == 1 and (shape[d] != 1 or st[d]) for d in range(ndim)))
-                 for a, st in zip(arrays, static))
-
-
-@functools.cache
-def dtype_name(dtype: np.dtype) -> str:
-    """``dtype.name``, memoized (NumPy computes the property in Python each time)."""
-    return dtype.name
-
-
-def padded_shapes(in_shapes, ndim: int) -> list:
-    """Shapes with leading 1s up to rank ``ndim`` (NumPy broadcasting's alignment)."""
-    return [(1,) * (ndim - len(s)) + tuple(s) for s in in_shapes]
-
-
-def patterns_for_shapes(in_shapes, out_shape: tuple, static=None, layouts=None) -> tuple:
-    """:func:`input_patterns` of inputs of ``in_shapes`` padded to the output's rank,
-    with the given ``layouts`` ('C' by default; 'A' for inputs that may be strided
-    views): what a launcher bound to concrete shapes assumes."""
-    ndim = len(out_shape)
-    padded = padded_shapes(in_shapes, ndim)
-    static = static or ((False,) * ndim,) * len(padded)
-    layouts = layouts or ("C",) * len(padded)
-    return tuple((lay, tuple(p[d] == 1 and (out_shape[d] != 1 or st[d]) for d in range(ndim)))
-                 for p, st, lay in zip(padded, static, layouts))
-
-
-def as_kernel_input(a: np.ndarray) -> np.ndarray:
-    """An array numba kernels can read: float16 widened to float32, native byte order.
-    (Writable and read-only arrays both match the read-only signatures.)"""
-    if a.dtype == np.float16:
-        return a.astype(np.float32)
-    if not a.dtype.isnative:
-        return a.astype(a.dtype.newbyteorder("="))
-    return a
-
-
 class CompiledGroup:
     """A fused elementwise kernel, shared by every group of the same structure.
     Modules: ``('flat', parallel)`` and ``('nd', rank, patterns, parallel)``, each
-    compiled on first use; large outputs use the prange twin (see ``reduce_codegen``)."""
+    compiled on first use; large outputs use the prange twin (see ``kernels.parallelism``)."""
 
     def __init__(self, spec: GroupSpec, ndim: int | None, in_shapes=None):
         self.spec = spec
@@ -403,7 +248,7 @@ class CompiledGroup:
                 source = flat_source(self.spec, key[1], *key[2:])
             else:
                 source = nd_source(self.spec, key[1], key[2], key[3], *key[4:])
-            found = self._modules[key] = kernel_cache.load(source)
+            found = self._modules[key] = cache.load(source)
         return found
 
     def can_write_into(self, j: int, out_shape: tuple, in_shape: tuple) -> bool:
@@ -466,7 +311,8 @@ class CompiledGroup:
         another dtype or byte order matches none of the kernel's signatures (numba
         raises TypeError), and the caller then falls back to ``__call__``."""
         size = int(np.prod(out_shape, dtype=np.int64))
-        if not (self._fast_ok and size < PARALLEL_MIN and self._compute == self.spec.out_dtype
+        if not (self._fast_ok and size < parallelism.PARALLEL_MIN
+                and self._compute == self.spec.out_dtype
                 and all(tuple(s) == tuple(out_shape) for s in in_shapes)):
             return None
         if len(out_shape) == 0:  # 0-d arrays in a 0-d loop: no reshapes at call time
@@ -485,7 +331,8 @@ class CompiledGroup:
         out_shape = tuple(out_shape)
         ndim = len(out_shape)
         size = int(np.prod(out_shape, dtype=np.int64))
-        if not (self._fast_ok and size < PARALLEL_MIN and self._compute == self.spec.out_dtype):
+        if not (self._fast_ok and size < parallelism.PARALLEL_MIN
+                and self._compute == self.spec.out_dtype):
             return None
         pads = padded_shapes(in_shapes, ndim)
         patterns = patterns_for_shapes(in_shapes, out_shape, self._static.get(ndim), layouts)
@@ -506,9 +353,9 @@ class CompiledGroup:
         out_dtype = self.spec.out_dtype
         compute = self._compute
         out = np.empty(out_shape, dtype=compute)
-        if self._fast_ok and out.size < PARALLEL_MIN and compute == out_dtype and all(
-                a.shape == out.shape and a.flags.c_contiguous and a.dtype.isnative
-                for a in arrays):
+        if self._fast_ok and out.size < parallelism.PARALLEL_MIN and compute == out_dtype and \
+                all(a.shape == out.shape and a.flags.c_contiguous and a.dtype.isnative
+                    for a in arrays):
             flat = self._serial_flat
             if flat is None:
                 flat = self._serial_flat = self.module(("flat", False)).flat
@@ -529,36 +376,3 @@ class CompiledGroup:
                    lambda: self.module(("nd", ndim, patterns, True)).nd,
                    out, *padded, *scalars)
         return out if compute == out_dtype else out.astype(out_dtype)
-
-
-def copy_source(ndim: int, dtype: str) -> str:
-    sig = signed_decorator(array_type(dtype, ndim, "A"), array_type(dtype, ndim, "A", True))
-    src = [HEADER, sig, "def copy(out, a):\n"]
-    if ndim == 0:
-        src.append("    out[()] = a[()]\n")
-        return "".join(src)
-    index = ", ".join(f"i{d}" for d in range(ndim))
-    for d in range(ndim):
-        src.append("    " * (d + 1) + f"for i{d} in range(out.shape[{d}]):\n")
-    src.append("    " * (ndim + 1) + f"out[{index}] = a[{index}]\n")
-    return "".join(src)
-
-
-def copy_into(out: np.ndarray, src: np.ndarray) -> None:
-    """Copy ``src`` (broadcast to ``out``'s shape) into the possibly strided ``out``."""
-    if out.size == 0:
-        return
-    if out.dtype == np.float16 or src.dtype != out.dtype:
-        out[...] = src  # dtype conversion copies are NumPy's job
-        return
-    module = kernel_cache.load(copy_source(out.ndim, out.dtype.name))
-    module.copy(out, np.broadcast_to(src, out.shape))
-
-
-def contiguous(a: np.ndarray) -> np.ndarray:
-    """``a`` itself if C-contiguous, else a contiguous copy made by a numba kernel."""
-    if a.flags.c_contiguous:
-        return a
-    out = np.empty(a.shape, dtype=a.dtype)
-    copy_into(out, a)
-    return out

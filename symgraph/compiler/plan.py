@@ -12,9 +12,9 @@ from ..errors import GraphError
 from ..ops.registry import ELEMENTWISE, LEAF
 from .codegen import CompiledGroup, build_group_spec
 from .fuse import fuse_with_reductions, is_scalar_source
+from .fused_reduce import CompiledReduceGroup
 from .passes import DEFAULT_PASSES, run_passes
 from .prune import prune
-from .reduce_codegen import CompiledReduceGroup
 
 
 @dataclass

@@ -91,3 +91,9 @@ def weak_scalar_dtype(value, partner: str) -> str:
 def numpy_type_name(dtype: str) -> str:
     """The NumPy scalar constructor used in generated code, e.g. ``np.float32``."""
     return "np.bool_" if dtype == "bool" else f"np.{dtype}"
+
+
+def compute_type(dtype: str) -> str:
+    """The dtype generated code computes a dtype's values in: float16 is computed in
+    float32 (the numba-side scalar type)."""
+    return "float32" if dtype == "float16" else dtype

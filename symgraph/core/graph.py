@@ -12,6 +12,7 @@ from operator import attrgetter
 
 from .. import config
 from ..errors import DTypeError, GraphError, ShapeError, SymgraphError, op_error, user_frame
+from . import services
 
 _ids = attrgetter("id")
 _shapes = attrgetter("shape")
@@ -102,8 +103,9 @@ class Graph:
     def control_dependencies(self, control_inputs) -> Iterator[None]:
         """Nodes created inside are computed after ``control_inputs``; inside, a node
         reading a variable that one of them updates reads the updated value."""
-        from ..ops.state import assigned_variable
         from .tensor import Tensor
+
+        assigned_variable = services.provided("assigned_variable")
 
         controls = list(self._controls[-1][0]) if self._controls else []
         reads = dict(self._controls[-1][1]) if self._controls else {}
@@ -124,11 +126,9 @@ class Graph:
         """Return the node ``op(*inputs, **attrs)``, creating it only if it is new."""
         if not self._controls or op.name == "after":
             return self._make(op, inputs, attrs, name)
-        from ..ops.state import after
-
         controls, reads = self._controls[-1]
         inputs = tuple(reads.get(getattr(t, "id", None), t) for t in inputs)
-        return after(self._make(op, inputs, attrs, name), controls)
+        return services.provided("after")(self._make(op, inputs, attrs, name), controls)
 
     def _make(self, op, inputs: tuple, attrs: dict | None = None, name: str | None = None):
         # The hot path of graph building (every op call lands here): kept to plain

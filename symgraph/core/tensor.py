@@ -18,33 +18,25 @@ import types
 
 import numpy as np
 
+from . import services
 from .shapes import shape_str
 
-_OPS = None
 # attrs of the many nodes that have none share one read-only empty mapping
 _NO_ATTRS = types.MappingProxyType({})
 
 
-def _ops():
-    global _OPS
-    if _OPS is None:  # ops imports this module: bind it on first use, then keep it
-        from .. import ops
-
-        _OPS = ops
-    return _OPS
-
-
-# The operators' builders, rebound to ``ops.binary``/``ops.unary`` on their first call so
-# that ``x * 2`` costs no import statement or attribute lookup afterwards.
+# The operators' builders are ops' (which stands above core: ``services``), rebound to
+# ``ops.binary``/``ops.unary`` on their first call so that ``x * 2`` costs no lookup
+# afterwards.
 def _binary(name, a, b):
     global _binary
-    _binary = _ops().binary
+    _binary = services.provided("binary")
     return _binary(name, a, b)
 
 
 def _unary(name, x):
     global _unary
-    _unary = _ops().unary
+    _unary = services.provided("unary")
     return _unary(name, x)
 
 
@@ -113,9 +105,7 @@ class Tensor:
 
     def eval(self):
         """Evaluate this tensor (``K.eval(self)``)."""
-        from ..runtime.evaluate import evaluate
-
-        return evaluate(self)
+        return services.evaluate(self)
 
     # -- operators ------------------------------------------------------------------
     def __add__(self, other):
@@ -161,10 +151,10 @@ class Tensor:
         return _binary("power", other, self)
 
     def __matmul__(self, other):
-        return _ops().matmul(self, other)
+        return services.provided("matmul")(self, other)
 
     def __rmatmul__(self, other):
-        return _ops().matmul(other, self)
+        return services.provided("matmul")(other, self)
 
     def __neg__(self):
         return _unary("negative", self)
@@ -203,11 +193,11 @@ class Tensor:
         return _binary("greater_equal", self, other)
 
     def __getitem__(self, key):
-        return _ops().getitem(self, key)
+        return services.provided("getitem")(self, key)
 
     @property
     def T(self):  # noqa: N802  (NumPy's name)
-        return _ops().transpose(self)
+        return services.provided("transpose")(self)
 
 class Placeholder(Tensor):
     """A graph input: a shape with ``None`` for unknown dims, fed when a function runs.

@@ -42,7 +42,7 @@ def kernel_source(fn, kernel) -> str:
         True
     """
     from ..compiler.codegen import CompiledGroup, flat_source, group_source, nd_source
-    from ..compiler.reduce_codegen import CompiledReduceGroup, fused_reduction_source
+    from ..compiler.fused_reduce import CompiledReduceGroup, fused_reduction_source
 
     k = find_kernel(fn, kernel)
     compiled = k.step.kernel

@@ -12,7 +12,8 @@ import json
 
 import numpy as np
 
-from .. import __version__, config
+from .. import config
+from .._version import __version__
 from ..core.tensor import Placeholder, Tensor, Variable
 from ..errors import GraphFileError
 from ..ops.control import closure

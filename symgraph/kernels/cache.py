@@ -14,9 +14,10 @@ else ``$XDG_CACHE_HOME/symgraph`` (``~/.cache/symgraph``). It is created private
 user or writable by others is not used. If the directory cannot be written, kernels
 are compiled in memory and one warning says so. A corrupt entry heals: a kernel file
 that differs from its source (even undecodable) is rewritten atomically and its numba
-files dropped; numba files that fail to load are dropped and the kernel compiled again.
-``vmath`` is loaded through here too (``cached_vmath``), so symgraph never writes into
-its installed package.
+files dropped; numba files that fail to load are dropped (the kernel's own, then those
+of ``vmath``, which kernels call) and the kernel compiled again. ``vmath`` is loaded
+through here too (``cached_vmath``), so symgraph never writes into its installed
+package.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ import threading
 import types
 import warnings
 
-from .. import __version__
+from .._version import __version__
 
 _lock = threading.RLock()  # re-entered: a kernel module imports cached_vmath, loaded here too
 _memory: dict[str, types.ModuleType] = {}  # digest -> module
 _by_source: dict[str, types.ModuleType] = {}  # the per-call fast path of load()
 _disk_state: dict[str, object] = {"dir": None, "checked": False, "usable": False}
+_shared: set[str] = set()  # digests of modules that kernels call (vmath): see _load_healing
 STATS = {"kernels_loaded": 0, "memory_hits": 0}
 
 
@@ -100,15 +102,18 @@ def reset() -> None:
         _disk_state.update(dir=None, checked=False, usable=False)
 
 
-def load(source: str) -> types.ModuleType:
+def load(source: str, shared: bool = False) -> types.ModuleType:
     """Return the module compiled from ``source`` (kernels inside it are lazily
-    compiled by numba on first call, or loaded from numba's disk cache)."""
+    compiled by numba on first call, or loaded from numba's disk cache). ``shared``:
+    a module that other kernels call (``vmath``)."""
     module = _by_source.get(source)  # str hashes are cached: O(1) for a kept source
     if module is not None:
         return module
     full = _versions_header() + source
     digest = hashlib.sha256(full.encode()).hexdigest()[:32]
     with _lock:
+        if shared:
+            _shared.add(digest)
         module = _memory.get(digest)
         if module is not None:
             STATS["memory_hits"] += 1
@@ -118,24 +123,40 @@ def load(source: str) -> types.ModuleType:
         module = None
         if directory is not None:
             try:
-                module = _load_from_file(directory, digest, full)
-            except Exception:  # numba's cache: pickle, EOF, OS errors
-                # a corrupt or half-written numba index/object file: drop this kernel's
-                # cache files (written again by the next compile) and try once more
-                _drop_numba_cache(directory, digest)
-                try:
-                    module = _load_from_file(directory, digest, full)
-                except Exception as exc:
-                    warnings.warn(f"symgraph: could not use cached kernel k_{digest}.py "
-                                  f"({type(exc).__name__}: {exc}); compiling in memory",
-                                  stacklevel=2)
-                    module = None
+                module = _load_healing(directory, digest, full)
+            except Exception as exc:
+                warnings.warn(f"symgraph: could not use cached kernel k_{digest}.py "
+                              f"({type(exc).__name__}: {exc}); compiling in memory",
+                              stacklevel=2)
+                module = None
         if module is None:
             module = _load_in_memory(digest, full)
         _memory[digest] = module
         _by_source[source] = module
         STATS["kernels_loaded"] += 1
         return module
+
+
+def _load_healing(directory: str, digest: str, source: str) -> types.ModuleType:
+    """``_load_from_file``, healing a corrupt or half-written numba index/object file
+    (numba's cache: pickle, EOF, OS errors): drop this kernel's numba files (written
+    again by the next compile) and try once more; failing again, the corrupt files may
+    be those of a shared module it calls (numba loads ``vmath``'s machine code from
+    vmath's own files while it compiles the kernel): drop those too, and try a last
+    time. Raises what the last try raised."""
+    try:
+        return _load_from_file(directory, digest, source)
+    except Exception:
+        _drop_numba_cache(directory, digest)
+    callees = _shared - {digest}
+    if not callees:
+        return _load_from_file(directory, digest, source)
+    try:
+        return _load_from_file(directory, digest, source)
+    except Exception:
+        for callee in callees:
+            _drop_numba_files(directory, callee)
+    return _load_from_file(directory, digest, source)
 
 
 def _module_name(digest: str) -> str:
@@ -170,6 +191,13 @@ def _load_from_file(directory: str, digest: str, source: str) -> types.ModuleTyp
 
 
 def _drop_numba_cache(directory: str, digest: str) -> None:
+    """Remove numba's index and object files of one kernel module (``__pycache__``),
+    and the module, to be loaded again."""
+    _drop_numba_files(directory, digest)
+    sys.modules.pop(_module_name(digest), None)
+
+
+def _drop_numba_files(directory: str, digest: str) -> None:
     """Remove numba's index and object files of one kernel module (``__pycache__``)."""
     pycache = os.path.join(directory, "__pycache__")
     try:
@@ -182,7 +210,6 @@ def _drop_numba_cache(directory: str, digest: str) -> None:
                 os.remove(os.path.join(pycache, name))
             except OSError:
                 pass
-    sys.modules.pop(_module_name(digest), None)
 
 
 def _load_in_memory(digest: str, source: str) -> types.ModuleType:

@@ -2,11 +2,11 @@
 
 ``vmath.py``'s functions are numba-compiled once per process, or loaded from numba's
 disk cache. Imported as a package module, numba would write that cache next to the
-installed package (``symgraph/compiler/__pycache__``): it fails on a read-only
+installed package (``symgraph/kernels/__pycache__``): it fails on a read-only
 site-packages, and it mixes every user's cache files in one place. Loaded from its
-source text through :mod:`kernel_cache`, the module lives in symgraph's private cache
+source text through :mod:`.cache`, the module lives in symgraph's private cache
 directory like every kernel, and so does numba's cache of it (or nothing is written,
-when that directory is unusable). ``import symgraph.compiler.vmath`` stays the plain,
+when that directory is unusable). ``import symgraph.kernels.vmath`` stays the plain,
 uncached module for tests and direct use.
 """
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 
-from . import kernel_cache
+from . import cache
 
 _PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vmath.py")
 with open(_PATH, encoding="utf-8") as _fh:
     SOURCE = _fh.read()
 
-vmath = kernel_cache.load(SOURCE)
+vmath = cache.load(SOURCE, shared=True)  # kernels call it: see cache._load_healing

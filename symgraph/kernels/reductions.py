@@ -20,8 +20,9 @@ with two kernels that are keyed by (kind, dtypes) only, never by rank or sizes:
 Large inputs run a ``parallel=True`` twin of the same kernels (``prange`` over rows and
 chunks, or over column blocks), compiled only when first needed. Chunks have a fixed
 size and are combined in a fixed order, and column blocks do not change any column's
-arithmetic, so the result is the same for every thread count. ``fused_*`` below
-compiles a reduction whose input is an elementwise body computed in the same loop.
+arithmetic, so the result is the same for every thread count. A reduction whose input
+is an elementwise body computed in the same loop is the compiler's
+(``compiler.fused_reduce``), written with the scalar pieces defined here.
 """
 
 from __future__ import annotations
@@ -31,29 +32,16 @@ import functools
 import numpy as np
 
 from ..core import dtypes
-from ..ops.elementwise import compute_type
-from . import kernel_cache
-from .codegen import (
-    HEADER,
-    PARALLEL_MIN,
-    array_type,
-    as_kernel_input,
-    dtype_name,
-    input_patterns,
-    launch,
-    numba_type,
-    padded_shapes,
-    parallel_decorator,
-    patterns_for_shapes,
-    signed_decorator,
-    static_broadcast,
-    threads_for,
-)
+from ..core.dtypes import compute_type
+from . import cache, parallelism
+from .inputs import as_kernel_input, dtype_name
+from .parallelism import launch, threads_for
+from .source import HEADER, array_type, numba_type, parallel_decorator, signed_decorator
 
 CHUNK = 1 << 15  #: elements per partial of a contiguous reduction (fixed: thread-count-free)
 
 
-def _acc_dtype(kind: str, in_dtype: str) -> str:
+def acc_dtype(kind: str, in_dtype: str) -> str:
     if kind in ("any", "all"):
         return "bool"
     if kind in ("sum", "prod", "mean"):
@@ -65,7 +53,7 @@ def _acc_dtype(kind: str, in_dtype: str) -> str:
     raise ValueError(kind)
 
 
-def _initial(kind: str, acc: str, in_dtype: str):
+def initial_value(kind: str, acc: str, in_dtype: str):
     if kind in ("sum", "mean"):
         return 0
     if kind == "prod":
@@ -84,14 +72,14 @@ def _initial(kind: str, acc: str, in_dtype: str):
 
 
 # -- scalar pieces of the generated source -------------------------------------------------------
-def _value(kind: str, in_dtype: str, acc: str, expr: str) -> str:
+def value_source(kind: str, in_dtype: str, acc: str, expr: str) -> str:
     """Source converting one input element to the accumulator's domain."""
     if kind in ("any", "all"):
         return expr if in_dtype == "bool" else f"({expr} != 0)"
     return f"{dtypes.numpy_type_name(acc)}({expr})"
 
 
-def _combine(kind: str, acc: str, a: str, b: str) -> str:
+def combine_source(kind: str, acc: str, a: str, b: str) -> str:
     """Source combining accumulator ``a`` with value ``b`` (NaN propagates for max/min)."""
     if kind in ("sum", "mean"):
         return f"{a} + {b}"
@@ -122,7 +110,7 @@ def _uses_keys(kind: str, acc: str) -> bool:
     return kind in ("max", "min") and dtypes.is_float(acc)
 
 
-def _reassoc(kind: str, acc: str) -> bool:
+def reassociates(kind: str, acc: str) -> bool:
     return kind in ("sum", "mean", "prod") and dtypes.is_float(acc)
 
 
@@ -164,16 +152,16 @@ def _run_source(kind: str, in_dtype: str, acc: str) -> list[str]:
             f"        return {kt}({nan_key})\n",
             f"    k = {pick}\n",
             f"    return k ^ ((k >> {kt}({bits - 1})) & {kt}({mask}))\n\n\n"]
-    fm = "{'reassoc'}" if _reassoc(kind, acc) else "False"
+    fm = "{'reassoc'}" if reassociates(kind, acc) else "False"
     sig = f"{numba_type(acc)}({array_type(in_dtype, 2, 'C', True)}, _t.intp, _t.intp, _t.intp)"
-    init = _literal(_initial(kind, acc, in_dtype), acc)
+    init = _literal(initial_value(kind, acc, in_dtype), acc)
     return [
         f"@njit({sig}, cache=CACHE, nogil=True, error_model='numpy', fastmath={fm})\n",
         "def run(x, r, start, stop):\n",
         f"    a = {init}\n",
         "    for i in range(start, stop):\n",
-        f"        v = {_value(kind, in_dtype, acc, 'x[r, np.uintp(i)]')}\n",
-        f"        a = {acc_t}({_combine(kind, acc, 'a', 'v')})\n",
+        f"        v = {value_source(kind, in_dtype, acc, 'x[r, np.uintp(i)]')}\n",
+        f"        a = {acc_t}({combine_source(kind, acc, 'a', 'v')})\n",
         "    return a\n\n\n"]
 
 
@@ -185,7 +173,7 @@ def _inner_source(kind: str, in_dtype: str, acc: str, parallel: bool) -> list[st
                             array_type(x_dtype, 2, "C", True), "_t.intp")
     rng = "prange" if parallel else "range"
     combine = ("max(a, part[r, c])" if kind == "max" else "min(a, part[r, c])") \
-        if _uses_keys(kind, acc) else _combine(comb_kind, acc, "a", "part[r, c]")
+        if _uses_keys(kind, acc) else combine_source(comb_kind, acc, "a", "part[r, c]")
     return [
         parallel_decorator(deco) if parallel else deco,
         "def inner(out, part, x, chunk):\n",
@@ -209,9 +197,9 @@ def _outer_source(kind: str, in_dtype: str, acc: str, parallel: bool) -> list[st
     deco = signed_decorator(array_type(acc, 2, "C"), array_type(in_dtype, 3, "C", True),
                             "_t.intp")
     rng = "prange" if parallel else "range"
-    vals = [_value(kind, in_dtype, acc, f"x[a, i + {k}, np.uintp(j)]") for k in range(4)]
-    c01 = _combine(kind, acc, "v0", "v1")
-    c23 = _combine(kind, acc, "v2", "v3")
+    vals = [value_source(kind, in_dtype, acc, f"x[a, i + {k}, np.uintp(j)]") for k in range(4)]
+    c01 = combine_source(kind, acc, "v0", "v1")
+    c23 = combine_source(kind, acc, "v2", "v3")
     return [
         parallel_decorator(deco) if parallel else deco,
         "def outer(out, x, nb):\n",
@@ -220,22 +208,22 @@ def _outer_source(kind: str, in_dtype: str, acc: str, parallel: bool) -> list[st
         f"    for t in {rng}(na * nb):\n",
         "        a = t // nb\n        j0 = (t - a * nb) * cb\n        j1 = min(nc, j0 + cb)\n",
         "        for j in range(j0, j1):\n",
-        f"            out[a, np.uintp(j)] = {_literal(_initial(kind, acc, in_dtype), acc)}\n",
+        f"            out[a, np.uintp(j)] = {_literal(initial_value(kind, acc, in_dtype), acc)}\n",
         "        i = 0\n",
         "        while i + 4 <= nr:\n",
         "            for j in range(j0, j1):\n",
         *[f"                v{k} = {vals[k]}\n" for k in range(4)],
         f"                w0 = {acc_t}({c01})\n",
         f"                w1 = {acc_t}({c23})\n",
-        f"                w = {acc_t}({_combine(kind, acc, 'w0', 'w1')})\n",
+        f"                w = {acc_t}({combine_source(kind, acc, 'w0', 'w1')})\n",
         "                o = out[a, np.uintp(j)]\n",
-        f"                out[a, np.uintp(j)] = {_combine(kind, acc, 'o', 'w')}\n",
+        f"                out[a, np.uintp(j)] = {combine_source(kind, acc, 'o', 'w')}\n",
         "            i += 4\n",
         "        while i < nr:\n",
         "            for j in range(j0, j1):\n",
-        f"                v = {_value(kind, in_dtype, acc, 'x[a, i, np.uintp(j)]')}\n",
+        f"                v = {value_source(kind, in_dtype, acc, 'x[a, i, np.uintp(j)]')}\n",
         "                o = out[a, np.uintp(j)]\n",
-        f"                out[a, np.uintp(j)] = {_combine(kind, acc, 'o', 'v')}\n",
+        f"                out[a, np.uintp(j)] = {combine_source(kind, acc, 'o', 'v')}\n",
         "            i += 1\n\n\n"]
 
 
@@ -254,7 +242,7 @@ def reduction_source(kind: str, in_dtype: str, acc: str, parallel: bool,
 
 
 def _module(kind: str, in_dtype: str, acc: str, parallel: bool, which: str = "inner"):
-    return kernel_cache.load(reduction_source(kind, in_dtype, acc, parallel, which))
+    return cache.load(reduction_source(kind, in_dtype, acc, parallel, which))
 
 
 def _decode_keys(keys: np.ndarray, acc: str) -> np.ndarray:
@@ -332,7 +320,7 @@ def _reduce_nonempty(kind: str, x: np.ndarray, axes: tuple, acc: str) -> np.ndar
     """The reduction of a non-empty ``x``: kept dims only (original order), ``acc`` dtype."""
     y, groups, kept = _canonical(x, axes)
     stages = _stages(kind, tuple(tuple(g) for g in groups), dtype_name(y.dtype), acc,
-                     threads_for(x.size), PARALLEL_MIN)
+                     threads_for(x.size), parallelism.PARALLEL_MIN)
     keys = _uses_keys(kind, acc)
     for which, in_dtype, t, sizes, shape_after in stages:
         if which == "inner":
@@ -393,17 +381,17 @@ def run_reduction(kind: str, x: np.ndarray, axes: tuple, keepdims: bool,
     """Reduce ``x`` over ``axes`` with generated numba kernels."""
     in_dtype = dtype_name(x.dtype)
     x = as_kernel_input(x)
-    acc = _acc_dtype(kind, in_dtype)
+    acc = acc_dtype(kind, in_dtype)
     axes = tuple(sorted(axes))
     kshape = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
     if kind in ("argmax", "argmin"):
-        module = kernel_cache.load(_generic_source(kind, x.ndim, axes, acc,
+        module = cache.load(_generic_source(kind, x.ndim, axes, acc,
                                                      dtype_name(x.dtype)))
-        best = np.full(kshape, _initial(kind, acc, in_dtype), dtype=acc)
+        best = np.full(kshape, initial_value(kind, acc, in_dtype), dtype=acc)
         result = np.zeros(kshape, dtype=np.int64)
         module.reduce(best, result, x)
     elif x.size == 0:
-        result = np.full(kshape, _initial(kind, acc, in_dtype), dtype=acc)
+        result = np.full(kshape, initial_value(kind, acc, in_dtype), dtype=acc)
     else:
         kernel_kind = "sum" if kind == "mean" else kind
         result = _reduce_nonempty(kernel_kind, x, axes, acc).reshape(kshape)
@@ -415,148 +403,3 @@ def run_reduction(kind: str, x: np.ndarray, axes: tuple, keepdims: bool,
     if not keepdims:
         result = result.reshape(tuple(n for d, n in enumerate(x.shape) if d not in axes))
     return np.asarray(result).astype(out_dtype, copy=False)
-
-
-# -- a reduction fused with the elementwise body it reduces --------------------------------------
-def fused_reduction_source(spec, kind: str, ndim: int, axes: tuple, patterns: tuple,
-                           parallel: bool) -> str:
-    """One loop nest over the elementwise domain that computes ``spec``'s body and
-    accumulates it into the keepdims-shaped ``out`` (pre-filled with the identity).
-    ``patterns[j]``: (layout, broadcast flags per dim) of array input ``j``: a broadcast
-    dim is indexed with 0, so contiguous inputs stay contiguous for LLVM."""
-    acc = _acc_dtype(kind, spec.out_dtype)
-    acc_t = dtypes.numpy_type_name(acc)
-    scalars = [f"s{j}" for j in range(spec.n_scalars)]
-    xs = [f"x{j}" for j in range(spec.n_arrays)]
-    body_sig = f"{numba_type(spec.out_dtype)}(" + ", ".join(
-        [numba_type(d) for d in spec.array_dtypes] + [numba_type(d) for d in spec.scalar_dtypes]) \
-        + ")"
-    src = [HEADER.replace("from numba import njit", "from numba import njit, prange"),
-           f"@njit({body_sig}, cache=CACHE, nogil=True, error_model='numpy', fastmath=False)\n",
-           f"def body({', '.join(xs + scalars)}):\n"]
-    src += [f"    {line}\n" for line in spec.lines]
-    src.append(f"    return {spec.result}\n\n\n")
-    arrays = [array_type(d, ndim, layout, True)
-              for d, (layout, _) in zip(spec.array_dtypes, patterns)]
-    deco = signed_decorator(array_type(acc, ndim, "C"), *arrays,
-                            *[numba_type(d) for d in spec.scalar_dtypes],
-                            *["_t.intp"] * ndim)
-    if _reassoc(kind, acc):
-        deco = deco.replace("fastmath=False", "fastmath={'reassoc'}")
-    if parallel:
-        deco = parallel_decorator(deco)
-    dims = [f"d{k}" for k in range(ndim)]
-    params = ["out", *[f"a{j}" for j in range(spec.n_arrays)], *scalars, *dims]
-    src += [deco, f"def freduce({', '.join(params)}):\n"]
-    idx = [f"np.uintp(i{k})" for k in range(ndim)]
-    loads = []
-    for j, (_, bcast) in enumerate(patterns):
-        index = ", ".join("0" if bcast[k] else idx[k] for k in range(ndim)) if ndim else "()"
-        loads.append(f"a{j}[{index}]")
-    call = f"body({', '.join(loads + scalars)})"
-    value = _value(kind, spec.out_dtype, acc, call)
-    last_reduced = ndim > 0 and (ndim - 1) in axes
-    n_outer = ndim - 1 if last_reduced else ndim
-    for k in range(n_outer):
-        rng = "prange" if (parallel and k == 0) else "range"
-        src.append("    " * (k + 1) + f"for i{k} in {rng}(d{k}):\n")
-    pad = "    " * (n_outer + 1)
-    oidx = ", ".join("0" if k in axes else idx[k] for k in range(ndim)) if ndim else "()"
-    if last_reduced:
-        last = ndim - 1
-        src += [f"{pad}a = out[{oidx}]\n", f"{pad}for i{last} in range(d{last}):\n",
-                f"{pad}    v = {value}\n",
-                f"{pad}    a = {acc_t}({_combine(kind, acc, 'a', 'v')})\n",
-                f"{pad}out[{oidx}] = a\n"]
-    else:
-        src += [f"{pad}v = {value}\n", f"{pad}o = out[{oidx}]\n",
-                f"{pad}out[{oidx}] = {acc_t}({_combine(kind, acc, 'o', 'v')})\n"]
-    return "".join(src)
-
-
-class CompiledReduceGroup:
-    """A reduction over a fused elementwise body (see :func:`fused_reduction_source`);
-    called like :class:`~symgraph.compiler.codegen.CompiledGroup` with the reduction's
-    output shape."""
-
-    def __init__(self, spec, kind: str, axes: tuple, keepdims: bool, ndim: int,
-                 out_dtype: str, in_shapes=None):
-        self.spec, self.kind, self.axes = spec, kind, tuple(sorted(axes))
-        self.keepdims, self.ndim, self.out_dtype = keepdims, ndim, out_dtype
-        self.acc = _acc_dtype(kind, spec.out_dtype)
-        self._modules: dict = {}
-        self._static = None if in_shapes is None else static_broadcast(in_shapes, ndim)
-
-    def _module(self, patterns, parallel: bool):
-        key = (patterns, parallel)
-        found = self._modules.get(key)
-        if found is None:
-            found = self._modules[key] = kernel_cache.load(fused_reduction_source(
-                self.spec, self.kind, self.ndim, self.axes, patterns, parallel))
-        return found
-
-    def bind_nd(self, out_shape: tuple, in_shapes, scalars, layouts=None):
-        """``run(*arrays) -> out`` for these concrete shapes with every shape decision
-        made once (see ``CompiledGroup.bind_nd``); None for large domains (parallel
-        twin) or inputs needing conversion."""
-        ndim, axes = self.ndim, self.axes
-        if "float16" in self.spec.array_dtypes or any(len(s) > ndim for s in in_shapes):
-            return None
-        if self.keepdims:
-            kept = tuple(out_shape)
-        else:
-            it = iter(out_shape)
-            kept = tuple(1 if d in axes else next(it) for d in range(ndim))
-        pads = padded_shapes(in_shapes, ndim)
-        try:
-            domain = np.broadcast_shapes(*pads, kept)
-        except ValueError:
-            return None
-        if int(np.prod(domain, dtype=np.int64)) >= PARALLEL_MIN:
-            return None
-        kshape = tuple(1 if d in axes else n for d, n in enumerate(domain))
-        init = np.dtype(self.acc).type(_initial(self.kind, self.acc, self.spec.out_dtype))
-        patterns = patterns_for_shapes(in_shapes, domain, self._static, layouts)
-        freduce = self._module(patterns, False).freduce
-        count = int(np.prod([domain[a] for a in axes], dtype=np.int64))
-        out_shape, out_dtype, acc, mean = tuple(out_shape), self.out_dtype, self.acc, \
-            self.kind == "mean"
-        general = self.__call__
-
-        def run(*arrays):
-            out = np.full(kshape, init)
-            try:
-                freduce(out, *[a.reshape(p) for a, p in zip(arrays, pads)], *scalars, *domain)
-            except TypeError:
-                return general(out_shape, list(arrays), scalars)
-            result = finish_mean(out, count, acc) if mean else out
-            return result.reshape(out_shape).astype(out_dtype, copy=False)
-        return run
-
-    def __call__(self, out_shape, arrays, scalars) -> np.ndarray:
-        ndim, axes = self.ndim, self.axes
-        if self.keepdims:
-            kept = list(out_shape)
-        else:
-            it = iter(out_shape)
-            kept = [1 if d in axes else next(it) for d in range(ndim)]
-        padded = []
-        for a in arrays:
-            a = as_kernel_input(np.asarray(a))
-            padded.append(a.reshape((1,) * (ndim - a.ndim) + a.shape))
-        domain = np.broadcast_shapes(*[a.shape for a in padded], tuple(kept))
-        kshape = tuple(1 if d in axes else n for d, n in enumerate(domain))
-        out = np.full(kshape, _initial(self.kind, self.acc, self.spec.out_dtype), self.acc)
-        patterns = input_patterns(padded, domain, self._static)
-        size = int(np.prod(domain, dtype=np.int64))
-        threads = threads_for(size, self.spec) if ndim and 0 not in axes else 1
-        launch(threads, lambda: self._module(patterns, False).freduce,
-               lambda: self._module(patterns, True).freduce,
-               out, *padded, *scalars, *domain)
-        result = out
-        if self.kind == "mean":
-            count = 1
-            for a in axes:
-                count *= domain[a]
-            result = finish_mean(result, count, self.acc)
-        return np.asarray(result).reshape(out_shape).astype(self.out_dtype, copy=False)

@@ -31,7 +31,7 @@ Method (all functions):
 Polynomial coefficients P, Q are Chebyshev fits (near-minimax) of
 ``(e^r - 1 - r - r^2/2) / r^3`` on [-0.3467, 0.3467] and of ``(2 atanh(s)/s - 2) / s^2``
 in ``z = s^2`` on [0, 0.0295], computed with 50-digit arithmetic by ``_fit_coefficients``
-below (needs mpmath; ``python -m symgraph.compiler.vmath`` prints them).
+below (needs mpmath; ``python -m symgraph.kernels.vmath`` prints them).
 
 Error bounds (max over dense sweeps, random and special inputs, vs float64 truth for
 float32 and long double truth for float64; asserted in tests/test_vmath.py):

@@ -1,6 +1,8 @@
 """Op families. Importing this package fills the registry; the builders below are
-what the backend and the Tensor operators call."""
+what the backend and the Tensor operators call (lent to ``core``, which stands below
+ops, through :mod:`symgraph.core.services`)."""
 
+from ..core import services
 from . import (  # noqa: F401
     control,
     conv,
@@ -35,3 +37,7 @@ from .shape import (  # noqa: F401
     shape_of,
     transpose,
 )
+
+# the builders of core's tensor operators and of a graph's control dependencies
+services.lend(binary=binary, unary=unary, matmul=matmul, getitem=getitem,
+              transpose=transpose, after=state.after, assigned_variable=state.assigned_variable)

@@ -8,7 +8,8 @@ variables, outer nodes, anything loop-invariant computed inside the step) is a
 prunes) it like any other input, and the body gets a placeholder for it instead. The
 body's nodes are cloned onto those capture placeholders, so the inner graph's only
 leaves are its placeholders and constants, and it compiles into an ordinary
-:class:`~symgraph.runtime.function.Function` (lazily, once, under a lock).
+:class:`~symgraph.runtime.function.Function` (lazily, once, under a lock), asked for
+through :mod:`symgraph.core.services`: the runtime stands above ops.
 
 Graph nodes have one output, and a loop has several (stacked per-step outputs, final
 states). The ``scan`` node therefore produces one byte buffer holding every result
@@ -29,9 +30,10 @@ a second ``scan`` running the other way over the steps (:class:`GradBody`, built
 per part): each step recomputes the forward step from the saved state, the sequence
 slices and the saved random draws (so dropout-like noise is the forward's, never
 redrawn), and applies the step's vector-Jacobian product, built once by
-:func:`symgraph.autodiff.gradients` on the inner graph. It carries the states'
-gradients, stacks the sequences' gradients and sums the captures' gradients over the
-steps (``sum_outputs``), so a weight read at every step gets one summed gradient.
+:func:`symgraph.autodiff.gradients` on the inner graph (also through ``services``). It
+carries the states' gradients, stacks the sequences' gradients and sums the captures'
+gradients over the steps (``sum_outputs``), so a weight read at every step gets one
+summed gradient.
 The reverse loop is an ordinary ``scan``, so it has gradients too (second order).
 Cost: one forward step plus its backward per step; the autodiff rule is per view, so
 a loss reading several results of one loop (stacked outputs and final states) runs one
@@ -45,11 +47,11 @@ import threading
 
 import numpy as np
 
-from ..core import dtypes
+from ..core import dtypes, services
 from ..core.graph import ancestors
 from ..core.shapes import check_size, dims_compatible, is_fully_known, shape_str
 from ..core.tensor import Constant, Tensor
-from ..errors import DTypeError, GraphError, ShapeError, created_at, op_error
+from ..errors import DTypeError, GradientError, GraphError, ShapeError, created_at, op_error
 from .leaves import as_tensor, placeholder
 from .registry import KERNEL, VIEW, Op, define_grad, register
 
@@ -127,10 +129,9 @@ class LoopBody:
         if fn is None:
             with self._lock:
                 if self._function is None:
-                    from ..runtime.function import Function
-
-                    self._function = Function(self.leaves, self.outputs + self.saved_randoms,
-                                              name=f"{self.kind}_body")
+                    self._function = services.compile_function(
+                        self.leaves, self.outputs + self.saved_randoms,
+                        name=f"{self.kind}_body")
                 fn = self._function
         return fn
 
@@ -367,8 +368,6 @@ def _store(part, t, value, what):
 
 def _scan_reference(arrays, attrs, out_shape, out_dtype):
     """A plain loop over the steps, each step interpreted by the reference evaluator."""
-    from ..runtime.reference import reference_eval
-
     body = attrs["body"]
     layout = body.layout([a.shape for a in arrays])
     seqs, states, caps = _split(body, [np.asarray(a) for a in arrays])
@@ -387,7 +386,7 @@ def _scan_reference(arrays, attrs, out_shape, out_dtype):
         feeds = dict(zip(body.seq_placeholders, [s[t] for s in seqs]))
         feeds.update(zip(body.state_placeholders, states))
         feeds.update(zip(body.capture_placeholders, caps))
-        values = reference_eval(wanted, feeds) if wanted else []
+        values = services.reference_eval(wanted, feeds) if wanted else []
         for k in range(n_y):
             stacked[k][t] = values[k]
         for k in range(n_a):
@@ -504,7 +503,6 @@ def _slot_of(body: LoopBody, index: int) -> tuple[str, int]:
 def _build_grad_body(fwd: LoopBody, index: int) -> GradBody:
     """Differentiate one step of ``fwd`` (on its own placeholders) and wrap the
     vector-Jacobian product into a reverse loop; see :class:`GradBody`."""
-    from .. import autodiff
     from .elementwise import fill_like
     from .reduce import reduce
 
@@ -539,7 +537,7 @@ def _build_grad_body(fwd: LoopBody, index: int) -> GradBody:
             loss = terms[0]
             for term in terms[1:]:
                 loss = loss + term
-            grads = autodiff.gradients(loss, wrt)
+            grads = services.gradients(loss, wrt)
         else:
             grads = [None] * len(wrt)
         g_seq = grads[:len(seq_wrt)]
@@ -604,8 +602,6 @@ def _output_grad(node, g):
 
 
 def _scan_grad(node, g):
-    from ..autodiff import GradientError
-
     raise GradientError("gradients: a scan's byte buffer has no gradient; differentiate "
                         "its scan_output views")
 

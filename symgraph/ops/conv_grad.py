@@ -47,6 +47,7 @@ import math
 import numpy as np
 
 from ..core.shapes import check_size
+from ..kernels import cache
 from .conv import (
     CONV,
     DEPTHWISE_CONV,
@@ -191,9 +192,7 @@ def window_table(spatial, out, ksize, strides, dilation, pads):
 
 
 def _kernels():
-    from ..compiler import kernel_cache
-
-    return kernel_cache.load(_SOURCE)
+    return cache.load(_SOURCE)
 
 
 def _checked_table(spatial, out, ksize, strides, dilation, pads):

@@ -43,6 +43,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import dtypes
+from ..errors import GradientError
+from ..kernels import cache
 from .registry import GRAD_PENDING, KERNEL, NOT_DIFFERENTIABLE, Op, define_grad, register
 
 _PRELUDE = '''import math
@@ -194,9 +196,7 @@ def path_probs(log_sm, f_skip, b_skip, out):
 
 
 def _module(source):
-    from ..compiler import kernel_cache
-
-    return kernel_cache.load(source)
+    return cache.load(source)
 
 
 # -- shared validation -----------------------------------------------------------------
@@ -885,8 +885,6 @@ CTC_PATH_PROBS_GRAD = register(Op(
 
 def _no_second_order(what):
     def rule(node, g):
-        from ..autodiff import GradientError
-
         raise GradientError(
             f"gradients: '{node.name}' is the gradient of {what}; second-order gradients "
             f"through {what} are not implemented (its backward pass is one kernel, "

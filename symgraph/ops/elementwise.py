@@ -8,16 +8,12 @@ import numpy as np
 
 from .. import config
 from ..core import dtypes
+from ..core.dtypes import compute_type
 from ..core.graph import memoize_infer
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
 from .leaves import as_tensor
 from .registry import ELEMENTWISE, NOT_DIFFERENTIABLE, Op, define_grad, register
-
-
-def compute_type(dtype: str) -> str:
-    """The numba-side scalar type of a dtype: float16 is computed in float32."""
-    return "float32" if dtype == "float16" else dtype
 
 
 def cast_expr(expr: str, dtype: str) -> str:
@@ -176,7 +172,7 @@ def _int_upper(dtype) -> float:
 
 
 def _vmath(name):
-    """Template calling the vectorizable ``compiler.vmath`` version of a float function
+    """Template calling the vectorizable ``kernels.vmath`` version of a float function
     (generated kernels import ``vmath``; it computes in the op's compute dtype)."""
     def template(ops, attrs, in_dtypes, out_dtype):
         return f"vmath.{name}_{_vmath_suffix(out_dtype)}({', '.join(ops)})"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.tensor import Tensor
+from ..kernels import cache
 from .registry import KERNEL, VIEW, Op, register
 
 
@@ -198,7 +199,6 @@ def scatter_pick(g, index, out):
 
 
 def _scatter_rows_kernel(args, in_shapes, attrs, out_shape, out_dtype):
-    from ..compiler import kernel_cache
     from .indexing import _check_range
 
     g, idx = args[0], args[1]
@@ -209,7 +209,7 @@ def _scatter_rows_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     out = np.zeros((n, inner), dtype=out_dtype)
     if idx.size and inner:
         g2 = np.ascontiguousarray(g, dtype=out_dtype).reshape(idx.shape[0], inner)
-        kernel_cache.load(_SOURCE).scatter_rows(g2, idx, out)
+        cache.load(_SOURCE).scatter_rows(g2, idx, out)
     return out.reshape(out_shape)
 
 
@@ -229,7 +229,6 @@ SCATTER_ROWS = register(Op(
 
 
 def _scatter_pick_kernel(args, in_shapes, attrs, out_shape, out_dtype):
-    from ..compiler import kernel_cache
     from .indexing import _check_range
 
     g, idx = args[0], args[1]
@@ -239,7 +238,7 @@ def _scatter_pick_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     out = np.zeros((idx.shape[0], n_classes), dtype=out_dtype)
     if idx.size:
         g1 = np.ascontiguousarray(g, dtype=out_dtype).reshape(-1)
-        kernel_cache.load(_SOURCE).scatter_pick(g1, idx, out)
+        cache.load(_SOURCE).scatter_pick(g1, idx, out)
     return out.reshape(out_shape)
 
 

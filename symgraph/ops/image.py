@@ -12,6 +12,8 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.tensor import Tensor
+from ..kernels import cache
+from ..kernels.copies import copy_into
 from .registry import KERNEL, Op, define_grad, register
 
 
@@ -25,8 +27,6 @@ def _pad_infer(in_shapes, in_dtypes, attrs):
 
 
 def _pad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
-    from ..compiler.codegen import copy_into
-
     out = np.zeros(out_shape, dtype=out_dtype)
     inner = tuple(slice(lo, lo + d) for d, (lo, _) in zip(args[0].shape, attrs["pads"]))
     copy_into(out[inner], args[0])
@@ -126,14 +126,12 @@ def _resize_infer(in_shapes, in_dtypes, attrs):
 def _run_resize(kernel_name, src, attrs, out_shape, out_dtype, zeroed):
     """Run the bilinear ``resize`` kernel or its transpose ``resize_grad`` (which
     accumulates, so its output starts zeroed) in float32 or float64."""
-    from ..compiler import kernel_cache
-
     compute = np.float64 if out_dtype == "float64" else np.float32
     src = np.ascontiguousarray(src, dtype=compute)
     out = (np.zeros if zeroed else np.empty)(out_shape, dtype=compute)
     if src.size and out.size:
         fh, fw = attrs["factors"]
-        getattr(kernel_cache.load(_SOURCE), kernel_name)(src, out, float(fh), float(fw))
+        getattr(cache.load(_SOURCE), kernel_name)(src, out, float(fh), float(fw))
     return out.astype(out_dtype, copy=False)
 
 

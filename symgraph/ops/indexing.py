@@ -14,6 +14,7 @@ import numpy as np
 from ..core import dtypes
 from ..core.tensor import Tensor
 from ..errors import DTypeError, ShapeError, op_error
+from ..kernels import cache
 from .leaves import as_tensor
 from .registry import KERNEL, NOT_DIFFERENTIABLE, Op, define_grad, register
 
@@ -62,9 +63,7 @@ def in_top_k(pred, target, k, out):
 
 
 def _module():
-    from ..compiler import kernel_cache
-
-    return kernel_cache.load(_SOURCE)
+    return cache.load(_SOURCE)
 
 
 def _int_indices(dtype: str, what: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import dtypes
+from ..core import dtypes, services
 from ..core.graph import get_default_graph, make_leaf
 from ..core.shapes import check_size, normalize_shape
 from ..core.tensor import Constant, ConstValue, Placeholder, Tensor, Variable
@@ -42,9 +42,7 @@ def placeholder(shape, dtype: str, name: str | None = None) -> Placeholder:
 def variable(value, dtype: str, name: str | None = None) -> Variable:
     """Create a variable holding a copy of ``value`` cast to ``dtype``."""
     if isinstance(value, Tensor):
-        from ..runtime.evaluate import evaluate
-
-        value = evaluate(value)
+        value = services.evaluate(value)
     dtype = dtypes.normalize(dtype)
     numeric_value(value, "variable")
     array = np.array(value, dtype=dtype, copy=True)  # from the value: ints out of range raise

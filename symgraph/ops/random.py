@@ -13,6 +13,7 @@ import numpy as np
 from ..core import dtypes
 from ..core.graph import get_default_graph
 from ..core.shapes import check_size, is_fully_known, normalize_shape
+from ..kernels import cache
 from .registry import KERNEL, NOT_DIFFERENTIABLE, Op, register
 
 DISTRIBUTIONS = ("uniform", "normal", "truncated_normal", "binomial")
@@ -77,9 +78,7 @@ def _infer(in_shapes, in_dtypes, attrs):
 
 
 def _draw(attrs, out_shape, out_dtype, counter):
-    from ..compiler import kernel_cache
-
-    module = kernel_cache.load(_SOURCE)
+    module = cache.load(_SOURCE)
     flat = np.empty(int(np.prod(out_shape, dtype=object)), dtype=np.float64)
     module.draw(flat, attrs["seed"], counter, DISTRIBUTIONS.index(attrs["dist"]),
                 float(attrs["a"]), float(attrs["b"]))

@@ -1,6 +1,6 @@
 """Reductions over axes: sum, prod, max, min, any, all, mean, argmax, argmin.
 
-Each runs as a generated numba loop (``compiler.reduce_codegen``) that accumulates
+Each runs as a generated numba loop (``kernels.reductions``) that accumulates
 in float64 / int64 and casts once at the end. Semantics follow TF 2.2's Keras
 backend: sums keep the input dtype, ``mean`` of ints truncates toward zero, ``mean``
 of bool is floatx, empty sums are 0, empty products 1, empty max is -inf, empty mean
@@ -15,6 +15,7 @@ from .. import config
 from ..core import dtypes
 from ..core.shapes import normalize_axes, normalize_axis
 from ..core.tensor import Tensor
+from ..kernels.reductions import run_reduction
 from .elementwise import cast
 from .leaves import as_tensor
 from .registry import NOT_DIFFERENTIABLE, REDUCE, Op, define_grad, register
@@ -92,8 +93,6 @@ def _reference(kind):
 
 def _kernel(kind):
     def kernel(args, in_shapes, attrs, out_shape, out_dtype):
-        from ..compiler.reduce_codegen import run_reduction
-
         return run_reduction(kind, args[0], attrs["axes"], attrs["keepdims"], out_dtype)
     return kernel
 

@@ -14,6 +14,8 @@ from ..core import dtypes
 from ..core.shapes import normalize_axis
 from ..core.tensor import Tensor
 from ..errors import DTypeError, ShapeError, op_error
+from ..kernels import cache
+from ..kernels.inputs import as_kernel_input
 from .leaves import as_tensor
 from .registry import KERNEL, Op, define_grad, register
 
@@ -46,9 +48,6 @@ def _infer(in_shapes, in_dtypes, attrs):
 
 
 def _kernel(args, in_shapes, attrs, out_shape, out_dtype):
-    from ..compiler import kernel_cache
-    from ..compiler.codegen import as_kernel_input
-
     x = args[0]
     axis = attrs["axis"]
     shape = x.shape
@@ -62,10 +61,10 @@ def _kernel(args, in_shapes, attrs, out_shape, out_dtype):
     out3 = out.reshape(outer, n, inner)
     if out3.dtype != x3.dtype:  # float16 computes in float32
         tmp = np.empty(x3.shape, dtype=x3.dtype)
-        kernel_cache.load(_SOURCE).scan(x3, tmp, attrs["kind"] == "cumprod")
+        cache.load(_SOURCE).scan(x3, tmp, attrs["kind"] == "cumprod")
         out3[...] = tmp
     else:
-        kernel_cache.load(_SOURCE).scan(x3, out3, attrs["kind"] == "cumprod")
+        cache.load(_SOURCE).scan(x3, out3, attrs["kind"] == "cumprod")
     return out
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from ..core.shapes import normalize_axis, num_elements
 from ..core.tensor import Tensor
 from ..errors import DTypeError, ShapeError, op_error
+from ..kernels.copies import contiguous, copy_into
 from .dims import is_expr, is_value, resolve_entry
 from .leaves import as_tensor
 from .registry import KERNEL, NOT_DIFFERENTIABLE, VIEW, Op, define_grad, register
@@ -105,8 +106,6 @@ def _reshape_infer(in_shapes, in_dtypes, attrs):
 
 
 def _reshape_kernel(args, in_shapes, attrs, out_shape, out_dtype):
-    from ..compiler.codegen import contiguous
-
     return contiguous(args[0]).reshape(out_shape)
 
 
@@ -314,8 +313,6 @@ def _concat_infer(in_shapes, in_dtypes, attrs):
 
 
 def _concat_kernel(args, in_shapes, attrs, out_shape, out_dtype):
-    from ..compiler.codegen import copy_into
-
     out = np.empty(out_shape, dtype=out_dtype)
     axis, offset = attrs["axis"], 0
     for a in args:

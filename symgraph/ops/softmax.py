@@ -21,6 +21,9 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.tensor import Tensor
+from ..kernels import cache
+from ..kernels.parallelism import launch, threads_for
+from ..kernels.source import vmath_digest
 from .registry import KERNEL, Op, define_grad, register
 
 LANES = 16  #: partial maxima / sums per row (one AVX-512 float32 register)
@@ -29,8 +32,6 @@ LANES = 16  #: partial maxima / sums per row (one AVX-512 float32 register)
 @functools.cache
 def _source(dtype: str, parallel: bool) -> str:
     """``softmax_rows(out, x)`` over the rows of 2-D C-contiguous ``x``."""
-    from ..compiler.codegen import vmath_digest
-
     t = f"np.{dtype}"
     exp = "vmath.exp_f32" if dtype == "float32" else "vmath.exp_f64"
     lanes = [f"a{lane}" for lane in range(LANES)]
@@ -39,7 +40,7 @@ def _source(dtype: str, parallel: bool) -> str:
         "import numpy as np",
         "from numba import njit, prange",
         f"# vmath {vmath_digest()}",  # the cache key changes with vmath's code
-        "from symgraph.compiler.cached_vmath import vmath",
+        "from symgraph.kernels.cached_vmath import vmath",
         "",
         f"@njit(cache=CACHE, nogil=True, error_model='numpy', fastmath=False"
         f"{', parallel=True' if parallel else ''})",
@@ -88,9 +89,6 @@ def _infer(in_shapes, in_dtypes, attrs):
 
 
 def _kernel(args, in_shapes, attrs, out_shape, out_dtype):
-    from ..compiler import kernel_cache
-    from ..compiler.codegen import launch, threads_for
-
     x = args[0]
     axis = attrs["axis"]
     compute = "float64" if out_dtype == "float64" else "float32"  # float16: in float32
@@ -103,8 +101,8 @@ def _kernel(args, in_shapes, attrs, out_shape, out_dtype):
     out = np.empty(out_shape if direct else rows.shape, dtype=compute)
     out2 = out.reshape(rows.shape)
     launch(threads_for(rows.size) if rows.shape[0] > 1 else 1,
-           lambda: kernel_cache.load(_source(compute, False)).softmax_rows,
-           lambda: kernel_cache.load(_source(compute, True)).softmax_rows, out2, rows)
+           lambda: cache.load(_source(compute, False)).softmax_rows,
+           lambda: cache.load(_source(compute, True)).softmax_rows, out2, rows)
     if direct:
         return out
     result = np.moveaxis(out.reshape(moved.shape), -1, axis)

@@ -28,7 +28,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..core import dtypes
+from ..core import dtypes, services
 from ..core.shapes import normalize_shape
 from ..core.tensor import Constant, Tensor
 from ..errors import DTypeError, ShapeError, op_error
@@ -193,19 +193,16 @@ class SparseTensor:
 
     def eval(self) -> SparseTensorValue:
         """Evaluate to NumPy ``(indices, values, dense_shape)``, padding rows removed."""
-        from ..runtime.evaluate import evaluate
-
-        idx, val, shape = (evaluate(t) for t in (self.indices, self.values, self.dense_shape))
+        idx, val, shape = (services.evaluate(t)
+                           for t in (self.indices, self.values, self.dense_shape))
         if self.num_entries is not None:
-            count = int(evaluate(self.num_entries))
+            count = int(services.evaluate(self.num_entries))
             idx, val = idx[:count], val[:count]
         return SparseTensorValue(idx, val, shape)
 
     def __array__(self, dtype=None, copy=None):
         # K.eval(sparse) goes through np.asarray: a sparse tensor comes back dense (TF rule)
-        from ..runtime.evaluate import evaluate
-
-        out = evaluate(self._dense)
+        out = services.evaluate(self._dense)
         return out if dtype is None else out.astype(dtype)
 
     def __repr__(self) -> str:

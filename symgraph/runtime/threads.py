@@ -8,7 +8,7 @@ policy makes ``T`` the number of threads in all (``T <= cores`` by default):
 * the cores are :func:`available_cores` (``os.sched_getaffinity``, the CPUs this
   process may run on, else ``os.cpu_count()``);
 * numba kernels run serially in every call of a batched run, through a thread-local
-  cap (:func:`symgraph.config.set_kernel_thread_cap`) that ``compiler.codegen.launch``
+  cap (:func:`symgraph.config.set_kernel_thread_cap`) that ``kernels.parallelism.launch``
   reads at launch time: the run's parallelism is across batches. Giving each call
   ``cores // T`` kernel threads instead was measured slower: after a parallel kernel,
   numba's OpenMP workers spin-wait on the cores the next (single-threaded) BLAS call
