@@ -193,7 +193,7 @@ def memory_plan(fn, input_shapes=None, batch_size: int = 1) -> MemoryPlan:
     from ..runtime.feeds import check_feed
 
     feeds = [check_feed(ph, a) for ph, a in zip(fn.inputs, feeds)]
-    runner = fn._runner_for(feeds)
+    runner = fn._runner_for(feeds, compiled=True)
     shapes = fn._concrete_shapes({**dict(zip([p.id for p in fn.inputs], feeds)),
                                   **fn._defaults})
     reused = getattr(runner, "reused", {})
