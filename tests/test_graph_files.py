@@ -544,3 +544,15 @@ def test_save_is_atomic_and_overwrites(tmp_path):
     symgraph.save(K.function([x], [p]), path)
     assert zipfile.is_zipfile(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.sg"]  # no temp file left
+
+
+def test_a_file_whose_graph_folds_constants_loads_beside_another_default_graph():
+    # constant folding used to put the folded scalar into the default graph, not the
+    # loaded one ("belongs to another graph"); Keras optimizers' 1 - momentum is such a fold
+    x = K.placeholder((None, 2))
+    f = K.function([x], [x * (K.constant(1.0) - K.constant(0.25))])
+    data = symgraph.io.dumps(f)
+    K.clear_session()
+    K.placeholder((3,))  # the default graph is another, non-empty graph
+    g = symgraph.io.loads(data)
+    np.testing.assert_array_equal(g([np.ones((1, 2), "float32")])[0], [[0.75, 0.75]])

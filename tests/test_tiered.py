@@ -236,3 +236,59 @@ def test_exiting_while_a_compile_runs_is_clean(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     np.testing.assert_allclose(eval(proc.stdout), [4 * np.tanh(1) * np.e] * 2, rtol=1e-6)
+
+
+def test_the_kernels_compile_in_a_child_process_that_fills_the_caches(tmp_path, monkeypatch):
+    from symgraph.runtime import compile_worker
+
+    monkeypatch.setenv("SYMGRAPH_CACHE_DIR", str(tmp_path))
+    x = K.placeholder((None, 3))
+    f = K.function([x], [K.sum(K.exp(x) * 2.0 + x, axis=1)])
+    assert compile_worker.compile_in_child(f, [np.ones((2, 3), "float32")])
+    assert any(p.suffix == ".py" for p in tmp_path.rglob("*"))  # kernel sources written
+    monkeypatch.setenv("SYMGRAPH_COMPILE_WORKER", "0")
+    assert not compile_worker.enabled()
+    assert not compile_worker.compile_in_child(f, [np.ones((2, 3), "float32")])
+
+
+def test_without_a_graph_file_the_thread_compiles(monkeypatch):
+    from symgraph import io
+
+    def no_file(*args, **kwargs):
+        raise TypeError("not in a graph file")
+
+    monkeypatch.setattr(io, "dumps", no_file)
+    x = K.placeholder((None, 2))
+    f = K.function([x], [K.tanh(x) + 1.0])
+    first = f([np.zeros((1, 2), "float32")])[0]
+    assert f.wait_compiled() and f._prepared
+    np.testing.assert_array_equal(first, f([np.zeros((1, 2), "float32")])[0])
+
+
+@pytest.mark.parametrize("rank,padding,strides,dilation,fmt", [
+    (2, "same", 1, 1, "channels_last"), (2, "valid", 2, 1, "channels_first"),
+    (2, "same", 1, 2, "channels_last"), (1, "causal", 1, 2, "channels_last"),
+    (3, "same", 2, 1, "channels_last"), (1, "valid", 3, 1, "channels_first")])
+def test_convolutions_run_their_kernels_in_tier_zero(rank, padding, strides, dilation, fmt):
+    rng = np.random.default_rng(7)
+    spatial = (7, 6, 5)[:rank]
+    shape = (2, *spatial, 3) if fmt == "channels_last" else (2, 3, *spatial)
+    xv = rng.normal(size=shape).astype("float32")
+    wv = rng.normal(size=(*(3,) * rank, 3, 4)).astype("float32")
+    results = {}
+    for mode in (False, True):
+        K.clear_session()
+        config.set_tiered(mode)
+        x, w = K.placeholder(shape), K.variable(wv)
+        conv = {1: K.conv1d, 2: K.conv2d, 3: K.conv3d}[rank]
+        y = conv(x, w, strides=strides, padding=padding, data_format=fmt,
+                 dilation_rate=dilation)
+        if rank == 2:
+            y = K.pool2d(K.relu(y), (2, 2), padding="same", data_format=fmt)
+        loss = K.sum(K.square(y))
+        f = K.function([x], [loss, *K.gradients(loss, [x, w])])
+        results[mode] = f([xv])
+        if mode:
+            assert not f._prepared  # this was tier 0
+    for tier0, compiled in zip(results[True], results[False]):
+        np.testing.assert_allclose(tier0, compiled, rtol=2e-5, atol=1e-4)

@@ -201,7 +201,7 @@ def fold_constants(outputs) -> list:
         value = np.asarray(value)
         if value.shape != tuple(node.shape):
             return None
-        return constant(value.astype(node.dtype, copy=False), node.dtype)
+        return constant(value.astype(node.dtype, copy=False), node.dtype, graph=node.graph)
 
     return rewrite(outputs, rule)
 

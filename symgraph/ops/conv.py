@@ -559,10 +559,12 @@ def _ref_pool(arrays, attrs, out_shape, out_dtype):
 
 
 CONV = register(Op(
-    "conv", KERNEL, _conv_infer, _ref_conv, kernel=_conv_kernel, extra={"fresh_output": True},
+    "conv", KERNEL, _conv_infer, _ref_conv, kernel=_conv_kernel,
+    extra={"fresh_output": True, "tier0": "kernel"},
     doc="N-d cross-correlation (1-3 spatial dims), kernel (k..., in, out); im2col + BLAS"))
 DEPTHWISE_CONV = register(Op(
     "depthwise_conv", KERNEL, _depthwise_infer, _ref_depthwise, kernel=_depthwise_kernel,
+    extra={"tier0": "kernel"},
     doc="N-d depthwise cross-correlation, kernel (k..., in, multiplier)"))
 CONV_TRANSPOSE = register(Op(
     "conv_transpose", KERNEL, _transpose_infer, _ref_transpose, kernel=_transpose_kernel,
@@ -572,7 +574,7 @@ LOCAL_CONV = register(Op(
     "local_conv", KERNEL, _local_infer, _ref_local, kernel=_local_kernel,
     doc="N-d convolution with unshared weights, kernel (positions, prod(k)*in, out)"))
 POOL = register(Op(
-    "pool", KERNEL, _pool_infer, _ref_pool, kernel=_pool_kernel,
+    "pool", KERNEL, _pool_infer, _ref_pool, kernel=_pool_kernel, extra={"tier0": "kernel"},
     doc="N-d max or average pooling (padding never counts)"))
 
 

@@ -217,9 +217,29 @@ def col2im(cols, spatial, out, ksize, strides, dilation, pads):
     return buf.reshape(n, *spatial, c)
 
 
-def conv_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation):
+def col2im_strided(cols, spatial, out, ksize, strides, dilation, pads):
+    """:func:`col2im` without a compiled kernel (tier 0, runtime.tiered): per kernel
+    offset, one strided add of its columns into a padded buffer, then a crop."""
+    n, c = cols.shape[0], cols.shape[-1]
+    padded = [size + before + after for size, (before, after) in zip(spatial, pads)]
+    buf = np.zeros((n, *padded, c), dtype=cols.dtype)
+    if cols.size and buf.size:
+        cols = cols.reshape(n, *out, math.prod(ksize), c)
+        for k, offset in enumerate(np.ndindex(*ksize)):
+            index = (slice(None),) + tuple(
+                slice(a * d, a * d + (o - 1) * st + 1, st)
+                for a, d, o, st in zip(offset, dilation, out, strides))
+            buf[index] += cols[..., k, :]
+    crop = (slice(None),) + tuple(slice(before, before + size)
+                                  for size, (before, _) in zip(spatial, pads))
+    return np.ascontiguousarray(buf[crop])
+
+
+def conv_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation,
+                                  scatter=None):
     """``dx`` (N, *x_spatial, C) of a correlation with ``w`` (*k, C, O) given ``g``
-    (N, *out, O): one matmul to columns (N*P, K*C), then col2im and a crop."""
+    (N, *out, O): one matmul to columns (N*P, K*C), then col2im and a crop
+    (``scatter``: another col2im, e.g. :func:`col2im_strided`)."""
     rank = g.ndim - 2
     ksize, (c, o) = w.shape[:rank], w.shape[-2:]
     n = g.shape[0]
@@ -233,7 +253,7 @@ def conv_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation):
         return np.zeros((n, *x_spatial, c), dtype=g.dtype)
     wt = w.reshape(kprod, c, o).transpose(2, 0, 1).reshape(o, kprod * c)
     cols = np.matmul(g.reshape(-1, o), wt).reshape(n, -1, kprod, c)
-    return col2im(cols, x_spatial, out, ksize, strides, dilation, pads)
+    return (scatter or col2im)(cols, x_spatial, out, ksize, strides, dilation, pads)
 
 
 def conv_kernel_grad_channels_last(x, g, ksize, strides, padding, dilation):
@@ -280,6 +300,16 @@ def _conv_input_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     g, w = _work(args[:2], out_dtype)
     res = conv_input_grad_channels_last(_to_last(g, fmt), w, _split(out_shape, fmt)[1],
                                         attrs["strides"], attrs["padding"], attrs["dilation"])
+    return _finish(res, fmt, out_shape, out_dtype)
+
+
+def _conv_input_grad_tier0(args, in_shapes, attrs, out_shape, out_dtype):
+    """The kernel with NumPy's strided adds for col2im: nothing to compile."""
+    fmt = attrs["data_format"]
+    g, w = _work(args[:2], out_dtype)
+    res = conv_input_grad_channels_last(_to_last(g, fmt), w, _split(out_shape, fmt)[1],
+                                        attrs["strides"], attrs["padding"], attrs["dilation"],
+                                        scatter=col2im_strided)
     return _finish(res, fmt, out_shape, out_dtype)
 
 
@@ -338,10 +368,11 @@ def _ref_conv_kernel_grad(arrays, attrs, out_shape, out_dtype):
 CONV_INPUT_GRAD = register(Op(
     "conv_input_grad", KERNEL, _conv_input_grad_infer, _ref_conv_input_grad,
     data_inputs=(0, 1), kernel=_conv_input_grad_kernel,
+    extra={"tier0": _conv_input_grad_tier0},
     doc="conv's input gradient from g and the kernel (col2im); input 2 gives the shape"))
 CONV_KERNEL_GRAD = register(Op(
     "conv_kernel_grad", KERNEL, _conv_kernel_grad_infer, _ref_conv_kernel_grad,
-    data_inputs=(0, 1), kernel=_conv_kernel_grad_kernel,
+    data_inputs=(0, 1), kernel=_conv_kernel_grad_kernel, extra={"tier0": "kernel"},
     doc="conv's kernel gradient from x and g (im2col^T g); input 2 gives the shape"))
 
 

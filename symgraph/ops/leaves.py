@@ -70,8 +70,9 @@ def numeric_value(value, what: str):
     return array
 
 
-def constant(value, dtype: str, name: str | None = None) -> Constant:
-    """Create (or reuse) a constant holding ``value`` cast to ``dtype``."""
+def constant(value, dtype: str, name: str | None = None, graph=None) -> Constant:
+    """Create (or reuse) a constant holding ``value`` cast to ``dtype``, in ``graph``
+    (default: the default graph; graph passes give the graph they rewrite)."""
     kind = type(value)
     if name is None and (kind is float or kind is int) and type(dtype) is str:
         # Python scalars (``x * 0.5``) come back on every op call: find their node by
@@ -81,24 +82,24 @@ def constant(value, dtype: str, name: str | None = None) -> Constant:
         # only hits itself (NaN != NaN); a miss still finds its node by bytes. dtype is
         # a string as given (an alias gets its own entry for the same node; None, whose
         # meaning follows floatx, never gets here).
-        graph = get_default_graph()
+        graph = graph or get_default_graph()
         skey = (kind, value if value or kind is int else str(value), dtype)
         found = graph.scalar_constants.get(skey)
         if found is None:
-            found = _constant(value, dtypes.normalize(dtype), name)
+            found = _constant(value, dtypes.normalize(dtype), name, graph)
             graph.scalar_constants[skey] = found
         return found
-    return _constant(value, dtypes.normalize(dtype), name)
+    return _constant(value, dtypes.normalize(dtype), name, graph)
 
 
-def _constant(value, dtype: str, name: str | None) -> Constant:
+def _constant(value, dtype: str, name: str | None, graph=None) -> Constant:
     numeric_value(value, "constant")
     array = np.array(value, dtype=dtype)
     check_size(array.shape)
     cval = ConstValue(array)
     key = ("constant", (), (("value", cval),), name)
-    return make_leaf(get_default_graph(), CONSTANT, Constant, tuple(array.shape), dtype,
-                     name or "constant", attrs={"value": cval}, key=key)
+    return make_leaf(graph or get_default_graph(), CONSTANT, Constant, tuple(array.shape),
+                     dtype, name or "constant", attrs={"value": cval}, key=key)
 
 
 def as_tensor(x, like: Tensor | None = None) -> Tensor:

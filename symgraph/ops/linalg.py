@@ -49,7 +49,7 @@ MATMUL = register(Op(
     "matmul", KERNEL, _matmul_infer,
     lambda arrays, attrs, out_shape, out_dtype: np.asarray(
         np.matmul(*arrays) if arrays[0].ndim == 3 else np.dot(*arrays)).astype(out_dtype),
-    kernel=_matmul_kernel, extra={"fresh_output": True},
+    kernel=_matmul_kernel, extra={"fresh_output": True, "tier0": "kernel"},
     doc="matrix product (BLAS): rank 1/2 operands as numpy.dot, or batched rank 3"))
 
 

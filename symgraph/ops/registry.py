@@ -15,7 +15,11 @@ An entry holds everything the rest of the system needs to know about the op:
   ``kernel(args, in_shapes, attrs, out_shape, out_dtype)`` for every other op.
 * ``extra``: flags the compiler reads instead of knowing op names: ``stateful``
   (draws random numbers; a counter advances per evaluation) and ``effects`` (assigns,
-  orders, prints or runs a loop: never merged, folded or rewritten by the passes).
+  orders, prints or runs a loop: never merged, folded or rewritten by the passes),
+  ``fresh_output`` (the kernel returns a new buffer a fused loop may write into) and
+  ``tier0``: what a function's first calls run while the kernels compile
+  (``runtime.tiered``): ``"kernel"`` when the kernel compiles nothing (NumPy and
+  BLAS only), or a kernel-like function that compiles nothing; the reference otherwise.
 * ``grad``: the gradient rule ``grad(node, g)`` returning one gradient (a tensor, or
   None) per input of ``node`` given ``g``, the gradient of the node's output
   (``NOT_DIFFERENTIABLE`` for ops without one). See ``symgraph.autodiff``.

@@ -20,6 +20,7 @@ from ..core.shapes import dims_compatible, is_fully_known, shape_str
 from ..core.tensor import Placeholder, Tensor, Variable
 from ..errors import FeedError, GraphError, ShapeError, created_at
 from ..ops import dims
+from .compile_worker import compile_in_child
 from .feeds import check_feed
 from .runner import LAUNCHES, build_entry, build_runner
 from .tiered import TierUp, build_interpreter, in_compile_thread, tier_zero_allowed
@@ -506,6 +507,7 @@ class Function:
         copies = [np.array(a, copy=True) for a in feeds]  # the caller may reuse its buffers
 
         def compile_and_warm():
+            compile_in_child(self, copies)  # fills the caches without taking the GIL
             runner = self._build_compiled(key, copies, values)
             try:  # compiles the kernels; a dry run (runtime.tiered.DRY_RUN)
                 runner(*copies)

@@ -5,9 +5,11 @@ each fused loop (tenths of a second each with an empty cache). A new function
 therefore starts in *tier 0*: its plan is interpreted step by step with each op's
 NumPy ``reference`` (the same references the test suite checks the kernels against),
 while a background thread builds the compiled runner for the same shapes, runs it once
-to compile its kernels and swaps it in. Later calls with those shapes take the compiled
-runner (*tier 1*); a function that has compiled once builds the runners of new shapes
-at once, as before.
+to compile its kernels and swaps it in. The compiling itself happens in a child process
+where it can (``runtime.compile_worker``: numba holds the GIL while it compiles), and
+the thread then loads the kernels from the disk caches the child filled. Later calls
+with those shapes take the compiled runner (*tier 1*); a function that has compiled
+once builds the runners of new shapes at once, as before.
 
 Results of the two tiers agree to the tolerance the test suite holds kernels to, not
 bit for bit (NumPy's ``exp`` and pairwise sums against the kernels' ``vmath`` and
@@ -18,6 +20,8 @@ the kernels draws without moving them (a dry run). ``SYMGRAPH_TIERED=0`` or
 
 Rules that keep it safe:
 
+* ops whose kernels compile nothing (matmul, convolutions, pooling: ``extra["tier0"]``
+  in the op registry) run those kernels in tier 0 instead of their references;
 * functions that print (``K.print_tensor``) never run tier 0 (the printing is the
   kernel's effect; it would print twice or not at all);
 * the compiling thread is a daemon; before a ``fork`` and at interpreter exit the
@@ -67,12 +71,13 @@ def wait_all(timeout: float | None = None) -> bool:
         >>> wait_all()
         True
     """
+    me = threading.current_thread()
     with _RUNNING_LOCK:
-        threads = list(_RUNNING)
+        threads = [t for t in _RUNNING if t is not me]
     for thread in threads:
         thread.join(timeout)
     with _RUNNING_LOCK:
-        return not any(t.is_alive() for t in _RUNNING)
+        return not any(t.is_alive() for t in _RUNNING if t is not me)
 
 
 def _before_fork() -> None:
@@ -200,9 +205,18 @@ def build_interpreter(plan, shapes: dict, feed_ids: list, constants: dict,
 
     def add_op(node):
         op = node.op
-        inputs = [source(s) if op.reads_data(i) else shape_only(s)
-                  for i, s in enumerate(node.inputs)]
-        program.append((node.id, "op", (node, inputs, tuple(shapes[node.id]))))
+        route = op.extra.get("tier0")
+        if route is not None:  # a kernel that compiles nothing: its inputs as it takes them
+            run = op.kernel if route == "kernel" else route
+            inputs = [source(s) if op.reads_data(i) else ("array", None)
+                      for i, s in enumerate(node.inputs)]
+            in_shapes = [tuple(shapes[s.id]) for s in node.inputs]
+            program.append((node.id, "kernel", (node, run, inputs, in_shapes,
+                                                tuple(shapes[node.id]))))
+        else:
+            inputs = [source(s) if op.reads_data(i) else shape_only(s)
+                      for i, s in enumerate(node.inputs)]
+            program.append((node.id, "op", (node, inputs, tuple(shapes[node.id]))))
         produced.add(node.id)
 
     for step in plan.steps:
@@ -235,6 +249,8 @@ def build_interpreter(plan, shapes: dict, feed_ids: list, constants: dict,
             for node_id, how, payload in program:
                 if how == "op":
                     values[node_id] = _run_reference(graph, *payload, values)
+                elif how == "kernel":
+                    values[node_id] = _run_kernel(*payload, values)
                 elif how == "variable":
                     values[node_id] = payload.value
                     stored.add(id(values[node_id]))
@@ -268,6 +284,20 @@ def _run_reference(graph, node, inputs, out_shape, values):
         out = out.astype(node.dtype)
     if out.shape != out_shape:
         raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: its reference "
+                         f"produced shape {out.shape}, expected {out_shape}")
+    return out
+
+
+def _run_kernel(node, run, inputs, in_shapes, out_shape, values):
+    args = [values[ref] if how == "value" else ref for how, ref in inputs]
+    try:
+        out = np.asarray(run(args, in_shapes, node.attrs, out_shape, node.dtype))
+    except (IndexError, ValueError) as exc:
+        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: {exc}") from None
+    if out.dtype != node.dtype:
+        out = out.astype(node.dtype)
+    if out.shape != out_shape:
+        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: its kernel "
                          f"produced shape {out.shape}, expected {out_shape}")
     return out
 

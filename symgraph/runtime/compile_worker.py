@@ -1,0 +1,107 @@
+"""Compile a function's kernels in a child process, which fills the disk caches.
+
+numba compiles in Python, holding the GIL: a compile in a thread of the calling
+process would take turns with the calls it is meant to get out of the way of (a Keras
+epoch in tier 0 ran 2-3x slower while its kernels compiled beside it). So tier 0
+(``runtime.tiered``) first asks a child process to compile: the child loads the
+function from a graph file, runs it once on the first call's feeds (which compiles every
+kernel it reaches and writes the kernel and numba caches), and exits. The parent then
+builds its compiled runner from the caches, which costs numba's start and a few
+milliseconds per kernel.
+
+The child inherits the environment, so it writes the caches the parent reads (the
+cache directories come from ``SYMGRAPH_CACHE_DIR`` / ``NUMBA_CACHE_DIR``) and runs with
+the parent's thread settings (the serial and parallel variants it compiles are the ones
+the parent will launch). A function that cannot be written to a graph file, a graph
+file over :data:`MAX_GRAPH_BYTES`, or a child that fails just means the parent compiles
+in its own thread, where any real error is raised. ``SYMGRAPH_COMPILE_WORKER=0``
+compiles in the thread always.
+
+Run as ``python -m symgraph.runtime.compile_worker FOLDER`` (``FOLDER`` holding
+``graph.sg`` and ``feeds.npz``); it prints nothing and exits 0 on success.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+__all__ = ["MAX_GRAPH_BYTES", "compile_in_child", "enabled"]
+
+#: graph files (variables included) above this size are compiled in the parent's thread
+MAX_GRAPH_BYTES = 256 << 20
+#: seconds a child may take before the parent gives up on it and compiles itself
+TIMEOUT = 900
+
+
+def enabled() -> bool:
+    """Whether tier 0 compiles in a child process (``$SYMGRAPH_COMPILE_WORKER``, on by
+    default; ``0`` keeps compiles in a thread of this process).
+
+    Example:
+        >>> from symgraph.runtime.compile_worker import enabled
+        >>> isinstance(enabled(), bool)
+        True
+    """
+    return os.environ.get("SYMGRAPH_COMPILE_WORKER", "1").strip().lower() not in (
+        "0", "false", "no", "off")
+
+
+def compile_in_child(fn, feeds: list) -> bool:
+    """Compile ``fn``'s kernels for ``feeds`` in a child process that fills the caches.
+
+    Args:
+        fn: a :class:`~symgraph.runtime.function.Function`.
+        feeds: the arrays of one call (their shapes and values pick the kernels).
+
+    Returns:
+        True when the child compiled and ran the function; False when it was not tried
+        (switched off, no graph file for this function, too big) or failed.
+    """
+    if not enabled():
+        return False
+    from .. import io
+
+    try:
+        data = io.dumps(fn)
+    except Exception:  # noqa: BLE001 - an op without a graph-file form: compile here
+        return False
+    if len(data) > MAX_GRAPH_BYTES:
+        return False
+    with tempfile.TemporaryDirectory(prefix="symgraph-compile-") as folder:
+        with open(os.path.join(folder, "graph.sg"), "wb") as fh:
+            fh.write(data)
+        np.savez(os.path.join(folder, "feeds.npz"), *feeds)
+        env = dict(os.environ, SYMGRAPH_TIERED="0")
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "symgraph.runtime.compile_worker", folder],
+                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, timeout=TIMEOUT)
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return proc.returncode == 0
+
+
+def main(argv=None) -> int:
+    """The child: load ``FOLDER/graph.sg``, call it once on ``FOLDER/feeds.npz``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m symgraph.runtime.compile_worker FOLDER", file=sys.stderr)
+        return 2
+    from .. import io
+
+    folder = args[0]
+    fn = io.load(os.path.join(folder, "graph.sg"))
+    with np.load(os.path.join(folder, "feeds.npz"), allow_pickle=False) as stored:
+        feeds = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    fn(feeds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
