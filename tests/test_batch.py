@@ -501,3 +501,37 @@ def test_the_batch_predict_example_runs():
     assert done.returncode == 0, done.stderr
     assert "identical to the serial loop: True" in done.stdout
     assert "rows/s" in done.stdout
+
+
+def test_the_load_policy_counts_only_other_processes(monkeypatch):
+    from symgraph.kernels import load
+
+    monitor = load._Monitor()
+    monitor.cpus, monitor.tick = [0, 1], 100
+    samples = iter([(1000, 50), (1000 + 50 + 25, 50 + 25)])  # 0.5 s: we used 25 ticks
+    monkeypatch.setattr(monitor, "sample", lambda: next(samples))
+    assert monitor.look(10.0) == 2  # the first look only sets the baseline
+    assert monitor.look(10.5) == 1  # others kept one core busy: one is left
+    samples = iter([(2000, 100), (2000 + 60, 100 + 50)])  # our own 50 ticks, others 10
+    monitor.last = None
+    monkeypatch.setattr(monitor, "sample", lambda: next(samples))
+    monitor.look(20.0)
+    assert monitor.look(20.5) == 2
+
+
+def test_the_load_policy_sizes_blas_unless_pinned(monkeypatch):
+    from symgraph.kernels import blas
+
+    if blas.blas_unavailable_reason():
+        pytest.skip(blas.blas_unavailable_reason())
+    before = blas.blas_get_threads()
+    for name in blas.PIN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    try:
+        assert blas.adapt(1) and blas.blas_get_threads() == 1
+        with blas.blas_threads(1):  # a batched run's own limit wins
+            assert not blas.adapt(2)
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+        assert not blas.adapt(2) and blas.blas_get_threads() == 1
+    finally:
+        blas.blas_set_threads(before)

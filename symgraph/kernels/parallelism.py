@@ -11,6 +11,7 @@ import os
 import threading
 
 from .. import config
+from .load import usable_cores
 
 PARALLEL_MIN = 1 << 18  #: elements below which kernels always run serially
 _PAR_LOCK = threading.Lock()  # numba's workqueue pool cannot run two parallel launches
@@ -61,11 +62,15 @@ def launch(n_threads: int, serial_loader, parallel_loader, *args) -> None:
     return the compiled function, so a twin is only compiled when it runs.
     ``n_threads`` is lowered to the calling thread's cap
     (:func:`symgraph.config.set_kernel_thread_cap`, set by batched runs): runners bind
-    ``n_threads`` when they are prepared, the cap is read here, at launch."""
+    ``n_threads`` when they are prepared, the cap is read here, at launch, and so are
+    the cores other processes leave free (:func:`symgraph.kernels.load.usable_cores`)."""
     if n_threads > 1:
         cap = getattr(_THREAD_CAP, "n", 0)  # thread-local (config.set_kernel_thread_cap)
         if cap and cap < n_threads:
             n_threads = cap
+        free = usable_cores()  # the cores other processes leave free (kernels.load)
+        if free < n_threads:
+            n_threads = free
     if n_threads > 1 and _PAR_LOCK.acquire(blocking=False):
         try:
             import numba

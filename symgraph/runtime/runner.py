@@ -17,6 +17,7 @@ from collections import Counter
 import numpy as np
 
 from ..errors import DTypeError, ShapeError, created_at
+from ..kernels.load import usable_cores as free_cores
 from ..ops.elementwise import compute_type
 from .tiered import DRY_RUN
 
@@ -265,6 +266,7 @@ def _op_launcher(node, shapes):
     contiguous = op.kind != "view"
 
     def launch(*args):
+        free_cores()  # BLAS follows the cores other processes leave free (kernels.load)
         call_attrs = attrs
         if stateful:  # random draws: the evaluation counter goes up per call
             with node.graph.lock:
