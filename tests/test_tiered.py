@@ -292,3 +292,29 @@ def test_convolutions_run_their_kernels_in_tier_zero(rank, padding, strides, dil
             assert not f._prepared  # this was tier 0
     for tier0, compiled in zip(results[True], results[False]):
         np.testing.assert_allclose(tier0, compiled, rtol=2e-5, atol=1e-4)
+
+
+def test_recurrent_loops_in_tier_zero_match_the_compiled_loops():
+    rng = np.random.default_rng(3)
+    xv = rng.normal(size=(4, 6, 3)).astype("float32")
+    wv = rng.normal(size=(3, 5)).astype("float32") * 0.5
+    uv = rng.normal(size=(5, 5)).astype("float32") * 0.5
+    results = {}
+    for mode in (False, True):
+        K.clear_session()
+        config.set_tiered(mode)
+        x, w, u = K.placeholder((None, 6, 3)), K.variable(wv), K.variable(uv)
+
+        def step(inputs, states, w=w, u=u):
+            h = K.tanh(K.dot(inputs, w) + K.dot(states[0], u))
+            return h, [h]
+
+        last, outputs, _ = K.rnn(step, x, [K.zeros_like(K.dot(x[:, 0], w))])
+        loss = K.sum(K.square(outputs)) + K.sum(last)
+        f = K.function([x], [loss, *K.gradients(loss, [w, u])])
+        results[mode] = [f([xv]) for _ in range(2)]
+        f.wait_compiled()
+        results[mode].append(f([xv]))
+    for tier_calls, compiled_calls in zip(results[True], results[False]):
+        for a, b in zip(tier_calls, compiled_calls):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

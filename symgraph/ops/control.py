@@ -415,7 +415,9 @@ SCAN = register(Op(
     "scan", KERNEL, _scan_infer, _scan_reference, kernel=_scan_kernel,
     doc="run an inner graph once per step over sequences, carrying states "
         "(a byte buffer of every result; read it with scan_output)",
-    extra={"effects": True}))  # its body may draw random numbers: never merged or folded
+    # its body may draw random numbers: never merged or folded; tier 0 runs the kernel,
+    # whose step function is itself a function with tiers (runtime.tiered)
+    extra={"effects": True, "tier0": "kernel"}))
 
 
 def _output_infer(in_shapes, in_dtypes, attrs):
