@@ -315,6 +315,11 @@ def test_recurrent_loops_in_tier_zero_match_the_compiled_loops():
         results[mode] = [f([xv]) for _ in range(2)]
         f.wait_compiled()
         results[mode].append(f([xv]))
+        if mode:  # step functions compile with their caller, never on their own
+            bodies = [s.node.attrs["body"]._function for s in f.plan.steps
+                      if s.node.op.name == "scan"]
+            assert bodies and all(b is not None and b._prepared and not b._tier._threads
+                                  for b in bodies)
     for tier_calls, compiled_calls in zip(results[True], results[False]):
         for a, b in zip(tier_calls, compiled_calls):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -53,9 +53,11 @@ def evaluate(x):
     return provided("evaluate")(x)
 
 
-def compile_function(inputs, outputs, name: str | None = None):
-    """A compiled function of ``inputs`` computing ``outputs`` (``K.function``)."""
-    return provided("compile_function")(inputs, outputs, name=name)
+def compile_function(inputs, outputs, name: str | None = None, inner: bool = False):
+    """A compiled function of ``inputs`` computing ``outputs`` (``K.function``);
+    ``inner``: the step function of a loop op (interpreted while its caller is, compiled
+    when its caller's kernels are: ``runtime.tiered``)."""
+    return provided("compile_function")(inputs, outputs, name=name, inner=inner)
 
 
 def reference_eval(outputs, feeds: dict | None = None) -> list:

@@ -131,7 +131,7 @@ class LoopBody:
                 if self._function is None:
                     self._function = services.compile_function(
                         self.leaves, self.outputs + self.saved_randoms,
-                        name=f"{self.kind}_body")
+                        name=f"{self.kind}_body", inner=True)
                 fn = self._function
         return fn
 

@@ -8,10 +8,10 @@ from .evaluate import evaluate
 from .reference import reference_eval
 
 
-def _compile_function(inputs, outputs, name=None):
+def _compile_function(inputs, outputs, name=None, inner=False):
     from .function import Function  # the compiler and all: loaded when first needed
 
-    return Function(inputs, outputs, name=name)
+    return Function(inputs, outputs, name=name, inner=inner)
 
 
 services.lend(evaluate=evaluate, compile_function=_compile_function,

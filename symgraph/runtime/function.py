@@ -23,7 +23,7 @@ from ..ops import dims
 from .compile_worker import compile_in_child
 from .feeds import check_feed
 from .runner import LAUNCHES, build_entry, build_runner
-from .tiered import TierUp, build_interpreter, in_compile_thread, tier_zero_allowed
+from .tiered import TierUp, build_interpreter, in_compile_thread, in_interpreter, tier_zero_allowed
 
 __all__ = ["LAUNCHES", "Function", "function"]
 
@@ -41,10 +41,13 @@ class Function:
             assigned after the outputs are computed.
         name: a label for inspection.
         fuse: fuse elementwise chains into single loops (off only to test fusion).
+        inner: the step function of a loop op: interpreted (tier 0) only while the
+            function calling it is, and compiled when that function's kernels are
+            (``runtime.tiered``), never on a schedule of its own.
     """
 
     def __init__(self, inputs, outputs, updates=None, name: str | None = None,
-                 fuse: bool = True, passes=None):
+                 fuse: bool = True, passes=None, inner: bool = False):
         self.inputs = list(inputs or [])
         self.outputs = list(outputs)
         self.name = name
@@ -129,6 +132,7 @@ class Function:
             config.tiered() and tier_zero_allowed(self.plan) and not in_compile_thread()) \
             else None
         self._interpreters: dict[tuple, object] = {}  # feed shapes -> tier-0 runner
+        self._inner = inner
 
     @property
     def n_kernels(self) -> int:
@@ -466,7 +470,7 @@ class Function:
             return runner
         tier = self._tier
         if tier is not None and not compiled and not tier.hot and key not in tier.failed \
-                and not in_compile_thread():
+                and not in_compile_thread() and (not self._inner or in_interpreter()):
             return self._tier_zero(key, feeds, values)
         runner = self._build_compiled(key, feeds, values)
         self._install(key, runner)
@@ -503,6 +507,8 @@ class Function:
             **self._constants, **self._defaults}, self._output_specs, self._kept_ids)
         if len(self._interpreters) < _SHAPE_CACHE_LIMIT:
             self._interpreters[key] = interpreter
+        if self._inner:  # compiled by its caller's compile thread
+            return interpreter
         tier = self._tier
         copies = [np.array(a, copy=True) for a in feeds]  # the caller may reuse its buffers
 

@@ -154,6 +154,16 @@ def in_compile_thread() -> bool:
     return getattr(COMPILING, "on", False)
 
 
+#: ``.on`` while this thread runs a tier-0 interpreter: the step functions of loop ops
+#: it runs are interpreted too (``Function(inner=True)``)
+INTERPRETING = threading.local()
+
+
+def in_interpreter() -> bool:
+    """True while this thread runs a tier-0 interpreter."""
+    return getattr(INTERPRETING, "on", False)
+
+
 def tier_zero_allowed(plan) -> bool:
     """Whether ``plan`` may run tier 0: not when a step has an effect a user sees."""
     for step in plan.steps:
@@ -245,26 +255,35 @@ def build_interpreter(plan, shapes: dict, feed_ids: list, constants: dict,
     def interpret(*feeds):
         values = {node_id: feeds[k] for node_id, k in fed_index.items()}
         stored = {id(v) for v in feeds}  # arrays a result must not be handed out as
-        with np.errstate(all="ignore"):  # the kernels do not warn either
-            for node_id, how, payload in program:
-                if how == "op":
-                    values[node_id] = _run_reference(graph, *payload, values)
-                elif how == "kernel":
-                    values[node_id] = _run_kernel(*payload, values)
-                elif how == "variable":
-                    values[node_id] = payload.value
-                    stored.add(id(values[node_id]))
-                elif how == "fill":
-                    shape, value, dtype = payload
-                    values[node_id] = np.full(shape, value, dtype)
-                else:
-                    values[node_id] = payload
-                    stored.add(id(payload))
+        outer = getattr(INTERPRETING, "on", False)
+        INTERPRETING.on = True
+        try:
+            with np.errstate(all="ignore"):  # the kernels do not warn either
+                _interpret(program, values, stored, graph)
+        finally:
+            INTERPRETING.on = outer
         results = [_fresh(values[i], dtype, stored) for i, dtype in outputs]
         if not kept:
             return results
         return results, tuple(_fresh(values[i], None, stored) for i in kept)
     return interpret
+
+
+def _interpret(program, values, stored, graph) -> None:
+    for node_id, how, payload in program:
+        if how == "op":
+            values[node_id] = _run_reference(graph, *payload, values)
+        elif how == "kernel":
+            values[node_id] = _run_kernel(*payload, values)
+        elif how == "variable":
+            values[node_id] = payload.value
+            stored.add(id(values[node_id]))
+        elif how == "fill":
+            shape, value, dtype = payload
+            values[node_id] = np.full(shape, value, dtype)
+        else:
+            values[node_id] = payload
+            stored.add(id(payload))
 
 
 def _run_reference(graph, node, inputs, out_shape, values):
