@@ -287,36 +287,34 @@ def _interpret(program, values, stored, graph) -> None:
 
 
 def _run_reference(graph, node, inputs, out_shape, values):
-    arrays = [values[ref] if how == "value" else ref for how, ref in inputs]
     attrs = node.attrs
     if node.op.extra.get("stateful"):  # random draws: the same counters as the kernels
         with graph.lock:
             counter = graph.rng_counters.get(node.id, 0)
             graph.rng_counters[node.id] = counter + 1
         attrs = dict(attrs, counter=counter)
-    try:
-        out = node.op.reference(arrays, attrs, out_shape, node.dtype)
-    except (IndexError, ValueError, ZeroDivisionError) as exc:
-        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: {exc}") from None
-    out = np.asarray(out)
-    if out.dtype != node.dtype:
-        out = out.astype(node.dtype)
-    if out.shape != out_shape:
-        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: its reference "
-                         f"produced shape {out.shape}, expected {out_shape}")
-    return out
+    return _checked(node, "reference", out_shape, node.op.reference,
+                    [values[ref] if how == "value" else ref for how, ref in inputs], attrs,
+                    out_shape, node.dtype)
 
 
 def _run_kernel(node, run, inputs, in_shapes, out_shape, values):
-    args = [values[ref] if how == "value" else ref for how, ref in inputs]
+    return _checked(node, "kernel", out_shape, run,
+                    [values[ref] if how == "value" else ref for how, ref in inputs],
+                    in_shapes, node.attrs, out_shape, node.dtype)
+
+
+def _checked(node, what: str, out_shape: tuple, run, *args):
+    """``run(*args)`` as an array of ``node``'s dtype and ``out_shape``; its errors, and
+    a wrong shape, name the node and the user's line."""
     try:
-        out = np.asarray(run(args, in_shapes, node.attrs, out_shape, node.dtype))
-    except (IndexError, ValueError) as exc:
+        out = np.asarray(run(*args))
+    except (IndexError, ValueError, ZeroDivisionError) as exc:
         raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: {exc}") from None
     if out.dtype != node.dtype:
         out = out.astype(node.dtype)
     if out.shape != out_shape:
-        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: its kernel "
+        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: its {what} "
                          f"produced shape {out.shape}, expected {out_shape}")
     return out
 
