@@ -17,8 +17,10 @@ file over :data:`MAX_GRAPH_BYTES`, or a child that fails just means the parent c
 in its own thread, where any real error is raised. ``SYMGRAPH_COMPILE_WORKER=0``
 compiles in the thread always.
 
-Run as ``python -m symgraph.runtime.compile_worker FOLDER`` (``FOLDER`` holding
-``graph.sg`` and ``feeds.npz``); it prints nothing and exits 0 on success.
+The child runs at a lower CPU priority (:data:`NICENESS`): where cores are short, the
+calls it compiles for come first. Run as
+``python -m symgraph.runtime.compile_worker FOLDER`` (``FOLDER`` holding ``graph.sg``
+and ``feeds.npz``); it prints nothing and exits 0 on success.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ __all__ = ["MAX_GRAPH_BYTES", "compile_in_child", "enabled"]
 MAX_GRAPH_BYTES = 256 << 20
 #: seconds a child may take before the parent gives up on it and compiles itself
 TIMEOUT = 900
+#: how much lower the child's CPU priority is than the caller's (``os.nice``)
+NICENESS = 10
 
 
 def enabled() -> bool:
@@ -95,6 +99,11 @@ def main(argv=None) -> int:
         return 2
     from .. import io
 
+    if hasattr(os, "nice"):  # a background job: the caller's calls come first
+        try:
+            os.nice(NICENESS)
+        except OSError:
+            pass
     folder = args[0]
     fn = io.load(os.path.join(folder, "graph.sg"))
     with np.load(os.path.join(folder, "feeds.npz"), allow_pickle=False) as stored:
