@@ -6,6 +6,7 @@ interleaved round by round, and reports medians and ratios to NumPy next to the
 targets:
 
     python benchmarks/suite.py [--quick] [--out docs/performance.md] [--json FILE]
+                               [--real-models]   # and Keras 2.3.1 models vs tf_keras
                                [--rounds N] [--only chain,mlp,...] [--engines numpy,...]
 
 Engines that are not installed are skipped (``pip install pytensor jax jaxlib numexpr``).
@@ -552,6 +553,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--from-json", help="render the report of an earlier --json run")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(ALL_CASES)}")
     parser.add_argument("--engines", help=f"comma-separated subset of {','.join(ENGINES)}")
+    parser.add_argument("--real-models", action="store_true",
+                        help="then run the real Keras models against tf_keras "
+                             "(benchmarks/bench_keras_models.py; its section goes to --out)")
     args = parser.parse_args(argv)
     sizes = dict(QUICK if args.quick else FULL)
     only = tuple(args.only.split(",")) if args.only else ALL_CASES
@@ -574,6 +578,11 @@ def main(argv=None) -> dict:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(_jsonable(res), fh, indent=1, default=str)
+    if args.real_models:  # in its own processes: one fresh process per model and engine
+        import bench_keras_models
+
+        bench_keras_models.main((["--quick"] if args.quick else []) +
+                                (["--write-docs", args.out] if args.out else []))
     return res
 
 
