@@ -10,6 +10,9 @@ os.environ.setdefault("SYMGRAPH_CACHE_DIR", _CACHE)
 # the suite tests the compiled kernels: functions compile before their first call
 # returns (tests/test_tiered.py switches tier 0 on where it is what is tested)
 os.environ.setdefault("SYMGRAPH_TIERED", "0")
+# and the kernels' thread counts must not follow the load of a shared CI machine
+# (tests/test_load.py switches the load policy on where it is what is tested)
+os.environ.setdefault("SYMGRAPH_ADAPTIVE_THREADS", "0")
 # numba's thread pool needs two threads for the thread-count tests, even on one core
 # (numba is imported lazily, after this line)
 if int(os.environ.get("NUMBA_NUM_THREADS", "0") or 0) < 2:
