@@ -20,10 +20,10 @@ from ..core.shapes import dims_compatible, is_fully_known, shape_str
 from ..core.tensor import Placeholder, Tensor, Variable
 from ..errors import FeedError, GraphError, ShapeError, created_at
 from ..ops import dims
-from .compile_worker import compile_in_child
 from .feeds import check_feed
-from .runner import LAUNCHES, build_entry, build_runner
-from .tiered import TierUp, build_interpreter, in_compile_thread, in_interpreter, tier_zero_allowed
+from .runner import LAUNCHES, build_entry, build_runner, owned_values
+from .shapes import Shaped, concrete_shapes
+from .tiered import TierUp, in_compile_thread, in_interpreter, tier_zero_allowed, tier_zero_runner
 
 __all__ = ["LAUNCHES", "Function", "function"]
 
@@ -111,7 +111,7 @@ class Function:
         self._prepared: dict[tuple, object] = {}  # feed shapes -> generated runner
         self._constants = {s.node.id: s.node.value for s in self.plan.steps
                            if s.kind == "constant"}
-        self._owned = _owned_values(self.plan.steps)
+        self._owned = owned_values(self.plan.steps)
         self._feed_specs = [(ph, np.dtype(ph.dtype), ph.shape) for ph in self.inputs]
         self._static_runner = None  # the runner, when every input's shape is known
         self._entry = None  # its checked fast entry, when a call updates nothing
@@ -318,7 +318,7 @@ class Function:
             if any(d < 0 for d in shape) or not dims_compatible(ph.shape, shape):
                 raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects shape "
                                 f"{shape_str(ph.shape)}; got shape {shape_str(shape)}")
-            fed[ph.id] = _Shaped(shape)  # the shape rules read feeds' shapes only
+            fed[ph.id] = Shaped(shape)  # the shape rules read feeds' shapes only
         shapes = self._concrete_shapes({**fed, **self._defaults})
         return [tuple(shapes[t.id]) for t in self._output_nodes]
 
@@ -476,11 +476,16 @@ class Function:
         self._install(key, runner)
         return runner
 
-    def _build_compiled(self, key, feeds, values):
+    def _shapes_for(self, feeds, values):
+        """Concrete shapes of every needed node for these (checked) feeds."""
         fed = dict(zip([ph.id for ph in self.inputs], feeds))
-        shapes = self._concrete_shapes({**fed, **self._defaults}, values)
-        runner = build_runner(self.plan, shapes, list(fed), {**self._constants,
-                              **self._defaults}, self._output_specs, self._kept_ids)
+        return self._concrete_shapes({**fed, **self._defaults}, values)
+
+    def _build_compiled(self, key, feeds, values):
+        runner = build_runner(self.plan, self._shapes_for(feeds, values),
+                              [ph.id for ph in self.inputs],
+                              {**self._constants, **self._defaults}, self._output_specs,
+                              self._kept_ids)
         runner.static = values is None and all(is_fully_known(ph.shape) for ph in self.inputs)
         return runner
 
@@ -495,41 +500,13 @@ class Function:
         self._interpreters.pop(key, None)
 
     def _tier_zero(self, key, feeds, values):
-        """The NumPy interpreter for ``key``; the first time, a runner that also starts
-        the background compile once it has returned (so the first result never waits
-        for the compile thread)."""
+        """The NumPy interpreter for ``key`` (``runtime.tiered.tier_zero_runner``)."""
         interpreter = self._interpreters.get(key)
-        if interpreter is not None:
-            return interpreter
-        fed = dict(zip([ph.id for ph in self.inputs], feeds))
-        shapes = self._concrete_shapes({**fed, **self._defaults}, values)
-        interpreter = build_interpreter(self.plan, shapes, list(fed), {
-            **self._constants, **self._defaults}, self._output_specs, self._kept_ids)
-        if len(self._interpreters) < _SHAPE_CACHE_LIMIT:
-            self._interpreters[key] = interpreter
-        if self._inner:  # compiled by its caller's compile thread
-            return interpreter
-        tier = self._tier
-        copies = [np.array(a, copy=True) for a in feeds]  # the caller may reuse its buffers
-
-        def compile_and_warm():
-            compile_in_child(self, copies)  # fills the caches without taking the GIL
-            runner = self._build_compiled(key, copies, values)
-            try:  # compiles the kernels; a dry run (runtime.tiered.DRY_RUN)
-                runner(*copies)
-            except (FeedError, ShapeError, ValueError, ArithmeticError):
-                pass  # these values' error (tier 0 raised it too): later kernels compile
-            return runner
-
-        def first_call(*args):
-            result = interpreter(*args)
-            if not self.inputs:  # K.eval-like: compile only when it is asked for again
-                self._interpreters[key] = lambda *a: (tier.start(key, compile_and_warm),
-                                                      interpreter(*a))[1]
-            else:
-                tier.start(key, compile_and_warm)
-            return result
-        return first_call
+        if interpreter is None:
+            interpreter = tier_zero_runner(self, key, feeds, values)
+            if len(self._interpreters) < _SHAPE_CACHE_LIMIT:
+                self._interpreters[key] = interpreter
+        return interpreter
 
     def wait_compiled(self, timeout: float | None = None) -> bool:
         """Wait until the kernels compiling in the background (tier 0, see
@@ -552,58 +529,8 @@ class Function:
         return True if self._tier is None else self._tier.wait(timeout)
 
     def _concrete_shapes(self, feeds, values: dict | None = None) -> dict:
-        """Every needed node's concrete shape for these feeds; ``values`` holds the
-        computed tensors that data-dependent shapes read (by node id)."""
-        shapes = {}
-        value_nodes = self._value_nodes
-        for node in self.plan.shape_order:
-            if isinstance(node, Placeholder):
-                shapes[node.id] = feeds[node.id].shape if node.id in feeds else node.shape
-            elif isinstance(node, Variable):
-                shapes[node.id] = node.value.shape
-            elif not node.inputs or (is_fully_known(node.shape) and all(
-                    shapes.get(s.id, s.shape) == s.shape for s in node.inputs)):
-                shapes[node.id] = node.shape
-            elif is_fully_known(node.shape) and any(s.id not in shapes for s in node.inputs):
-                # read for its shape only, which is static: prune did not visit its inputs
-                # (x + K.zeros_like(v + x) never computes, nor re-shapes, v + x)
-                shapes[node.id] = node.shape
-            elif node.id in value_nodes:
-                if values is None:
-                    raise ShapeError(
-                        f"{node.op.name} '{node.name}'{created_at(node)}: its shape depends "
-                        "on computed values (a data-dependent shape), known only when the "
-                        "function runs, not from input shapes alone")
-                by_input = {i: values[v] for i, v in value_nodes[node.id].items()}
-                with dims.input_values(by_input):
-                    shapes[node.id] = _infer_concrete(node, shapes)
-            else:
-                shapes[node.id] = _infer_concrete(node, shapes)
-        return shapes
-
-
-class _Shaped:
-    """A stand-in feed for shape propagation: only ``.shape`` is read."""
-
-    __slots__ = ("shape",)
-
-    def __init__(self, shape: tuple):
-        self.shape = shape
-
-
-def _owned_values(steps) -> frozenset:
-    """Ids of values computed into buffers of the call (not views of stored data):
-    a structural property of the plan, so found once."""
-    owned: set[int] = set()
-    for step in steps:
-        node = step.node
-        if step.kind in ("placeholder", "variable", "constant"):
-            continue
-        source = node.inputs[1] if node.op.name == "assign" else (
-            node.inputs[0] if node.inputs else None)
-        if node.op.kind != "view" or (source is not None and source.id in owned):
-            owned.add(node.id)
-    return frozenset(owned)
+        """Every needed node's concrete shape for these feeds (``runtime.shapes``)."""
+        return concrete_shapes(self.plan, self._value_nodes, feeds, values)
 
 
 def _as_update_value(value, var):
@@ -617,24 +544,6 @@ def _as_update_value(value, var):
         raise ShapeError(f"update of variable '{var.name}' {shape_str(var.shape)} with a value "
                          f"of shape {shape_str(value.shape)}")
     return value
-
-
-def _infer_concrete(node, shapes):
-    in_shapes = [shapes[s.id] for s in node.inputs]
-    try:
-        shape, _ = node.op.infer(in_shapes, [s.dtype for s in node.inputs], node.attrs)
-    except (ValueError, TypeError) as exc:
-        detail = ", ".join(f"{shape_str(s)} {t.dtype}" for s, t in zip(in_shapes, node.inputs))
-        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: {exc} "
-                         f"[run-time inputs: {detail}]") from None
-    if None in shape:  # e.g. a division by zero inside a shape expression
-        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: a size could not "
-                         f"be computed at run time (got {shape_str(tuple(shape))})")
-    if not dims_compatible(node.shape, shape):
-        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: run-time shape "
-                         f"{shape_str(shape)} does not match its static shape "
-                         f"{shape_str(node.shape)}")
-    return tuple(shape)
 
 
 def function(inputs, outputs, updates=None, name: str | None = None, **kwargs) -> Function:

@@ -294,3 +294,18 @@ def _check_result(node, out, out_shape) -> None:
                          f"shape {out.shape}, expected {out_shape}")
     raise DTypeError(f"{node.op.name} '{node.name}': kernel produced {out.dtype}, "
                      f"expected {node.dtype}")
+
+
+def owned_values(steps) -> frozenset:
+    """Ids of values computed into buffers of the call (not views of stored data):
+    a structural property of the plan, so found once."""
+    owned: set[int] = set()
+    for step in steps:
+        node = step.node
+        if step.kind in ("placeholder", "variable", "constant"):
+            continue
+        source = node.inputs[1] if node.op.name == "assign" else (
+            node.inputs[0] if node.inputs else None)
+        if node.op.kind != "view" or (source is not None and source.id in owned):
+            owned.add(node.id)
+    return frozenset(owned)

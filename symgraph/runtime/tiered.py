@@ -40,9 +40,9 @@ import threading
 import numpy as np
 
 from ..core.tensor import Placeholder, Variable
-from ..errors import ShapeError, created_at
+from ..errors import FeedError, ShapeError, created_at
 
-__all__ = ["DRY_RUN", "TierUp", "build_interpreter", "in_dry_run", "wait_all"]
+__all__ = ["DRY_RUN", "TierUp", "build_interpreter", "tier_zero_runner", "wait_all"]
 
 #: ``.on`` is true in a thread running a plan only to compile its kernels: stateful
 #: kernels (random draws) then leave the evaluation counters where they are
@@ -50,11 +50,6 @@ DRY_RUN = threading.local()
 
 _RUNNING: set = set()  # compile threads in flight
 _RUNNING_LOCK = threading.Lock()
-
-
-def in_dry_run() -> bool:
-    """True in a background compile's warm-up run (random counters stay put)."""
-    return getattr(DRY_RUN, "on", False)
 
 
 def wait_all(timeout: float | None = None) -> bool:
@@ -103,11 +98,6 @@ class TierUp:
         self._threads: dict = {}  # key -> thread
         self.failed: dict = {}  # key -> the exception a background compile raised
         self.hot = False  # a compiled runner was installed once: build new shapes at once
-
-    def compiling(self, key) -> bool:
-        """Whether a background compile of ``key`` was started and is still running."""
-        thread = self._threads.get(key)
-        return thread is not None and thread.is_alive()
 
     def start(self, key, build) -> None:
         """Compile ``key`` in the background (once; later calls do nothing)."""
@@ -173,6 +163,54 @@ def tier_zero_allowed(plan) -> bool:
 
 
 # -- tier 0: the plan interpreted with NumPy references ---------------------------------
+def tier_zero_runner(fn, key, feeds: list, values):
+    """The tier-0 runner of function ``fn`` for the shapes ``key``: its interpreter,
+    which the first time also starts the background compile once it has returned (the
+    first result never waits for it). Functions without inputs (``K.eval``'s) start it
+    when called a second time; loop bodies (``inner``) never (their caller compiles them).
+
+    Args:
+        fn: the :class:`~symgraph.runtime.function.Function`.
+        key: the feed shapes (and data-dependent shape values) the runner is for.
+        feeds: the checked feeds of the call (copied for the compile's warm-up run).
+        values: computed values that data-dependent shapes read, or None.
+
+    Returns:
+        ``runner(*feeds)`` with the contract of :func:`build_interpreter`.
+    """
+    from .compile_worker import compile_in_child
+
+    interpreter = build_interpreter(fn.plan, fn._shapes_for(feeds, values),
+                                    [ph.id for ph in fn.inputs],
+                                    {**fn._constants, **fn._defaults}, fn._output_specs,
+                                    fn._kept_ids)
+    if fn._inner:
+        return interpreter
+    copies = [np.array(a, copy=True) for a in feeds]  # the caller may reuse its buffers
+
+    def compile_and_warm():
+        compile_in_child(fn, copies)  # fills the caches without taking the GIL
+        runner = fn._build_compiled(key, copies, values)
+        try:  # compiles the kernels; a dry run (DRY_RUN)
+            runner(*copies)
+        except (FeedError, ShapeError, ValueError, ArithmeticError):
+            pass  # these values' error (tier 0 raised it too): later kernels compile
+        return runner
+
+    def start_then_interpret(*args):
+        fn._tier.start(key, compile_and_warm)
+        return interpreter(*args)
+
+    def first_call(*args):
+        result = interpreter(*args)
+        if fn.inputs:
+            fn._tier.start(key, compile_and_warm)
+            fn._interpreters[key] = interpreter  # later calls: just interpret
+        else:  # K.eval-like: compile only when it is asked for again
+            fn._interpreters[key] = start_then_interpret
+        return result
+    return first_call
+
 def build_interpreter(plan, shapes: dict, feed_ids: list, constants: dict,
                       output_specs: list, kept_ids: list):
     """``runner(*feeds)`` computing the plan with each op's NumPy reference, with the
