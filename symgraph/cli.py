@@ -92,12 +92,7 @@ def _dispatch(args) -> int:
 
         run(batches=args.batches, batch_size=args.batch_size)
     elif args.command == "version":
-        import numba
-        import numpy
-
-        from . import __version__
-
-        print(f"symgraph {__version__} (numpy {numpy.__version__}, numba {numba.__version__})")
+        print(version_text())
     elif args.command == "info":
         from .io import load
         from .io.describe import describe
@@ -117,6 +112,58 @@ def _dispatch(args) -> int:
         convert_keras(args.model, args.out)
         print(f"wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def version_text() -> str:
+    """What ``symgraph version`` prints: symgraph's version (first line, ``symgraph X``),
+    the Python, NumPy, numba and llvmlite it runs on, and the CPU name and features numba
+    compiles kernels for (the host's, or ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES``
+    where set: numba's own configuration, as its code generator reads it)."""
+    import platform
+
+    import llvmlite
+    import numba
+    import numpy
+    from numba.core import config
+
+    from . import __version__
+
+    cpu, features, source = _numba_target(config)
+    enabled = [f[1:] for f in features.split(",") if f.startswith("+")]
+    lines = [f"symgraph {__version__}",
+             f"Python {platform.python_version()} ({platform.python_implementation()}, "
+             f"{sys.executable})",
+             f"numpy {numpy.__version__}",
+             f"numba {numba.__version__}",
+             f"llvmlite {llvmlite.__version__}",
+             f"numba compiles for: CPU {cpu} ({source})",
+             f"CPU features: {' '.join(enabled) if enabled else 'none (generic code)'}"]
+    return "\n".join(lines)
+
+
+def _numba_target(config) -> tuple[str, str, str]:
+    """``(cpu name, features as "+a,-b,...", where they come from)``, as numba's CPU
+    code generator picks them."""
+    import llvmlite.binding as ll
+
+    if config.CPU_NAME is not None:
+        cpu, source = config.CPU_NAME, "NUMBA_CPU_NAME"
+    else:
+        cpu, source = ll.get_host_cpu_name(), "this machine"
+    if config.CPU_FEATURES is not None:
+        features = config.CPU_FEATURES
+        if os.environ.get("NUMBA_CPU_FEATURES") is not None:
+            source += ", NUMBA_CPU_FEATURES"
+    else:
+        try:  # numba's helper: the host's features less AVX where NUMBA_ENABLE_AVX=0
+            from numba.core.codegen import get_host_cpu_features
+
+            features = get_host_cpu_features()
+        except ImportError:  # a numba without it: llvmlite's view of the host
+            features = ll.get_host_cpu_features().flatten()
+        if not getattr(config, "ENABLE_AVX", True):
+            source += ", AVX off by NUMBA_ENABLE_AVX=0"
+    return cpu, features, source
 
 
 def _show(args) -> int:

@@ -192,3 +192,40 @@ def test_show_writes_the_html_view(model, tmp_path):
         os.environ.update(env_display)
     assert proc.returncode == 0, proc.stderr
     assert ".html" in proc.stdout + proc.stderr
+
+
+def test_version_prints_the_versions_and_the_cpu_numba_compiles_for(capsys):
+    import llvmlite
+    import llvmlite.binding as ll
+    import numba
+
+    from symgraph.cli import main
+
+    assert main(["version"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"symgraph {symgraph.__version__}"
+    text = "\n".join(lines)
+    for expected in (f"Python {sys.version.split()[0]}", f"numpy {np.__version__}",
+                     f"numba {numba.__version__}", f"llvmlite {llvmlite.__version__}"):
+        assert expected in text
+    if os.environ.get("NUMBA_CPU_NAME") is None:
+        assert f"CPU {ll.get_host_cpu_name()} (this machine" in text
+    features = lines[-1].removeprefix("CPU features: ").split()
+    assert features and not any(f.startswith(("+", "-")) for f in features)
+
+
+def test_version_follows_numba_cpu_settings():
+    """NUMBA_CPU_NAME / NUMBA_CPU_FEATURES are what numba compiles for: shown as such."""
+    env = dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CPU_FEATURES="+avx,+avx2,-avx512f",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-m", "symgraph", "version"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[-2].endswith("CPU haswell (NUMBA_CPU_NAME, NUMBA_CPU_FEATURES)")
+    assert lines[-1] == "CPU features: avx avx2"
+    env.update(NUMBA_CPU_NAME="generic")
+    env.pop("NUMBA_CPU_FEATURES")
+    proc = subprocess.run([sys.executable, "-m", "symgraph", "version"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout.splitlines()[-1] == "CPU features: none (generic code)"
