@@ -170,6 +170,7 @@ def build_cases(sizes, engines, only):
         out.append(lambda: cases.cnn_forward(sizes["cnn_batch"], engines))
     if "call" in only:
         out.append(lambda: cases.call_cost((), sizes["calls"], engines))
+        out.append(lambda: cases.call_cost((), sizes["calls"], engines, numpy_scalars=True))
         out.append(lambda: cases.call_cost((4,), sizes["calls"], engines))
     if "build" in only:
         out.append(lambda: cases.graph_build(sizes["build_ops"], engines))

@@ -512,12 +512,17 @@ def cnn_forward(batch: int, engines, side: int = 28, filters: int = 32,
 # per-call cost of a compiled a + b
 # ---------------------------------------------------------------------------------------
 
-def call_cost(shape: tuple, calls: int, engines) -> Case:
+def call_cost(shape: tuple, calls: int, engines, numpy_scalars: bool = False) -> Case:
+    """a + b called ``calls`` times on float32 arrays of ``shape`` (0-d arrays for
+    ``()``), or on ``np.float32`` scalars with ``numpy_scalars``."""
     a = np.full(shape, 1.5, dtype=F32)
     b = np.full(shape, 2.25, dtype=F32)
-    what = "scalars" if shape == () else f"{int(np.prod(shape))} floats"
-    case = Case(f"call_{'scalar' if shape == () else 'vec'}",
-                f"per-call cost of a compiled a+b on {what} (float32)",
+    if numpy_scalars:
+        a, b = F32(1.5), F32(2.25)
+    what = "np.float32 scalars" if numpy_scalars else \
+        "0-d arrays" if shape == () else f"{int(np.prod(shape))} floats"
+    key = "call_npscalar" if numpy_scalars else "call_scalar" if shape == () else "call_vec"
+    case = Case(key, f"per-call cost of a compiled a+b on {what} (float32)",
                 Target("abs", 2e-6, "<= 2 us"), per=calls, unit="us")
 
     def loop(fn):

@@ -36,7 +36,7 @@ def test_every_workload_runs_and_matches_numpy(tmp_path, capsys):
     keys = [r["key"] for r in res["timed"]]
     assert keys == ["chain", "zeros_like", "mlp", "train", "reduce_sum0", "reduce_sum1",
                     "reduce_mean", "reduce_max", "reduce_softmax", "cnn", "call_scalar",
-                    "call_vec", "build"]
+                    "call_npscalar", "call_vec", "build"]
     for r in res["timed"]:
         assert r["wrong"] == {}, (r["key"], r["wrong"])
         assert "symgraph" in r["medians"], (r["key"], r["errors"])

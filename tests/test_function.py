@@ -284,6 +284,31 @@ def test_zero_dim_and_scalar_calls():
         assert s.shape == () and s.dtype == np.float32 and s == 3.5 and p == 2.0
 
 
+def test_numpy_scalar_feeds_take_the_fast_entry_and_others_convert():
+    a, b = K.placeholder(()), K.placeholder(())
+    f = K.function([a, b], [a + b, a])
+    f([np.float32(0), np.float32(0)])
+    taken = []
+    entry = f._entry
+    f._entry = lambda inputs: taken.append(entry(inputs)) or taken[-1]
+    s, same = f([np.float32(1.5), np.float32(2.25)])
+    assert taken[-1] is not None  # np.float32 scalars need no conversion
+    assert s.shape == () and s.dtype == np.float32 and s == 3.75
+    assert type(same) is np.ndarray and same == 1.5
+    # another scalar type, a Python float, a 1-element array: the general path converts
+    for x in (np.float64(0.1), 0.1, np.array([0.1], np.float32)):
+        if np.ndim(x):
+            with pytest.raises(FeedError, match="shape"):
+                f([x, np.float32(1)])
+            continue
+        s, _ = f([x, np.float32(1)])
+        assert taken[-1] is None and s.dtype == np.float32 and s == np.float32(0.1) + 1
+    x = K.placeholder((None,))
+    g = K.function([x], [x * 2])
+    with pytest.raises(FeedError, match="shape"):  # a scalar is not a vector
+        g([np.float32(1)])
+
+
 def test_single_tensor_output_gives_a_single_array():
     x = K.placeholder((2,))
     f = K.function([x], x * 2)

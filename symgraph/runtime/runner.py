@@ -113,15 +113,19 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
 
 def build_entry(feed_specs: list, runner):
     """``entry(inputs) -> outputs`` (``runner`` of a function that updates nothing),
-    or None when ``inputs`` is not a list of arrays
-    with exactly the placeholders' (fully known) shapes, dtypes and C layout: then
+    or None when ``inputs`` is not a list of arrays (or, for 0-d placeholders, NumPy
+    scalars of their dtype) with exactly the placeholders' (fully known) shapes, dtypes
+    and C layout: then
     the caller's general path converts or explains. The checks are unrolled into
     straight-line code with the expected values bound as globals."""
-    namespace = {"runner": runner, "ndarray": np.ndarray}
+    namespace = {"runner": runner, "ndarray": np.ndarray, "asarray": np.asarray}
     names = [f"x{j}" for j in range(len(feed_specs))]
-    checks = []
+    checks, scalars = [], []
     for j, (_, dtype, shape) in enumerate(feed_specs):
         namespace[f"D{j}"], namespace[f"S{j}"] = dtype, tuple(shape)
+        if tuple(shape) == ():  # a NumPy scalar of the dtype (np.float32(1.5)) is a 0-d feed
+            namespace[f"T{j}"] = dtype.type
+            scalars.append(f"        if type(x{j}) is T{j}:\n            x{j} = asarray(x{j})\n")
         checks.append(f"type(x{j}) is ndarray and x{j}.dtype is D{j} and x{j}.shape == S{j}"
                       f" and x{j}.flags.c_contiguous")
     unpack = f"        {', '.join(names)}{',' if len(names) == 1 else ''} = inputs\n" \
@@ -129,6 +133,7 @@ def build_entry(feed_specs: list, runner):
     source = (f"def entry(inputs):\n"
               f"    if type(inputs) is list and len(inputs) == {len(names)}:\n"
               f"{unpack}"
+              f"{''.join(scalars)}"
               f"        if {' and '.join(checks) or 'True'}:\n"
               f"            return runner({', '.join(names)})\n"
               f"    return None\n")
