@@ -360,3 +360,36 @@ def test_mismatched_gradient_shape_is_a_shape_error():
     y = conv2d(x, k)
     with pytest.raises(ShapeError, match="conv_input_grad"):
         conv_grad.conv_input_grad(K.zeros((1, 4, 4, 4), dtype="float64"), k, x, y.attrs)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3000])
+@pytest.mark.parametrize("fmt", [CL, CF])
+def test_im2col_in_groups_of_images_matches_references(monkeypatch, chunk_bytes, fmt):
+    """im2col columns are built a few images at a time (``conv.COLUMN_CHUNK_BYTES``):
+    one image per group (1 byte) and uneven groups (3000 bytes: 2 of 5 images for the
+    2-D layer) must give the references' forward pass and both gradients, for 1-3
+    spatial dims, strides, dilations and paddings, with more than three input channels
+    (fewer take the tap-major route)."""
+    from symgraph.ops import conv
+
+    monkeypatch.setattr(conv, "COLUMN_CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(11)
+    causal = "causal" if fmt == CL else "same"  # causal padding is channels_last only
+    cases = [(conv1d, (9,), (3, 5, 4), dict(strides=2, padding=causal, dilation_rate=2)),
+             (conv2d, (6, 5), (3, 2, 5, 3), dict(strides=(2, 1), padding="same",
+                                                  dilation_rate=(1, 1))),
+             (conv2d, (7, 6), (2, 2, 5, 4), dict(strides=(1, 1), padding="valid",
+                                                  dilation_rate=(2, 2))),
+             (conv3d, (4, 4, 3), (2, 2, 2, 5, 2), dict(strides=(1, 2, 1), padding="same",
+                                                        dilation_rate=(1, 1, 1)))]
+    for fn, spatial, kshape, kw in cases:
+        K.clear_session()
+        shape = (None, *spatial, 5) if fmt == CL else (None, 5, *spatial)
+        x = K.placeholder(shape=shape, dtype="float64")
+        k = K.placeholder(shape=kshape, dtype="float64")
+        y = fn(x, k, data_format=fmt, **kw)
+        loss = K.sum(K.square(y))
+        values = [rng.normal(size=(5,) + shape[1:]), rng.normal(size=kshape)]
+        compiled, ref = run_both([x, k], [y, *K.gradients(loss, [x, k])], values)
+        for c, r in zip(compiled, ref):
+            assert_close(c, r, dtype="float64", rtol=1e-10, atol=1e-10)

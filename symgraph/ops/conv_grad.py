@@ -67,6 +67,8 @@ from .conv import (
     _same,
     _split,
     _to_last,
+    column_chunks,
+    images_per_chunk,
 )
 from .registry import KERNEL, Op, define_grad, register
 
@@ -238,8 +240,9 @@ def col2im_strided(cols, spatial, out, ksize, strides, dilation, pads):
 def conv_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation,
                                   scatter=None):
     """``dx`` (N, *x_spatial, C) of a correlation with ``w`` (*k, C, O) given ``g``
-    (N, *out, O): one matmul to columns (N*P, K*C), then col2im and a crop
-    (``scatter``: another col2im, e.g. :func:`col2im_strided`)."""
+    (N, *out, O): a matmul to columns (images*P, K*C) and their col2im, a few images
+    at a time (``conv.COLUMN_CHUNK_BYTES``), or with ``scatter`` (another col2im, e.g.
+    :func:`col2im_strided`) one matmul for all images, then the scatter and a crop."""
     rank = g.ndim - 2
     ksize, (c, o) = w.shape[:rank], w.shape[-2:]
     n = g.shape[0]
@@ -252,12 +255,30 @@ def conv_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation,
     if g.size == 0 or c == 0 or kprod == 0:
         return np.zeros((n, *x_spatial, c), dtype=g.dtype)
     wt = w.reshape(kprod, c, o).transpose(2, 0, 1).reshape(o, kprod * c)
-    cols = np.matmul(g.reshape(-1, o), wt).reshape(n, -1, kprod, c)
-    return (scatter or col2im)(cols, x_spatial, out, ksize, strides, dilation, pads)
+    if scatter is not None:
+        cols = np.matmul(g.reshape(-1, o), wt).reshape(n, -1, kprod, c)
+        return scatter(cols, x_spatial, out, ksize, strides, dilation, pads)
+    # a few images at a time: their columns (one matmul) are scattered while in cache
+    per_image = math.prod(out)
+    check_size((n, *x_spatial, c))
+    dx = np.zeros((n, math.prod(x_spatial), c), dtype=g.dtype)
+    table = _checked_table(x_spatial, out, ksize, strides, dilation, pads)
+    step = images_per_chunk(n, per_image, kprod * c, g.itemsize)
+    check_size((step * per_image, kprod * c))
+    buf = np.empty((step * per_image, kprod * c), dtype=g.dtype)
+    g_rows = g.reshape(n * per_image, o)
+    kernels = _kernels()
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        cols = buf[:(stop - start) * per_image]
+        np.matmul(g_rows[start * per_image:stop * per_image], wt, out=cols)
+        kernels.col2im(cols.reshape(stop - start, per_image, kprod, c), table,
+                       dx[start:stop])
+    return dx.reshape(n, *x_spatial, c)
 
 
 def conv_kernel_grad_channels_last(x, g, ksize, strides, padding, dilation):
-    """``dw`` (*k, C, O) = im2col(x)^T @ g."""
+    """``dw`` (*k, C, O) = im2col(x)^T @ g, summed over groups of images in order."""
     c, o = x.shape[-1], g.shape[-1]
     out, pads = _plan(x.shape[1:-1], ksize, strides, dilation, padding)
     if tuple(out) != g.shape[1:-1]:
@@ -266,9 +287,18 @@ def conv_kernel_grad_channels_last(x, g, ksize, strides, padding, dilation):
     kprod = math.prod(ksize)
     if g.size == 0 or c == 0 or kprod == 0:
         return np.zeros((*ksize, c, o), dtype=x.dtype)
-    rows = math.prod(g.shape[:-1])
-    cols = _patches(_pad(x, pads), ksize, strides, dilation, out).reshape(rows, kprod * c)
-    return np.matmul(cols.T, g.reshape(rows, o)).reshape(*ksize, c, o)
+    per_image = math.prod(out)
+    g_rows = g.reshape(g.shape[0] * per_image, o)
+    dw = part = None
+    for start, stop, cols in column_chunks(_patches(_pad(x, pads), ksize, strides,
+                                                    dilation, out)):
+        rows = g_rows[start * per_image:stop * per_image]
+        if dw is None:
+            dw = np.matmul(cols.T, rows)
+            continue
+        part = np.matmul(cols.T, rows, out=part)  # groups add up in a fixed order
+        dw += part
+    return dw.reshape(*ksize, c, o)
 
 
 def _grad_infers(forward_infer):
