@@ -28,6 +28,13 @@ def set_floatx(value: str) -> None:
 
     Raises:
         ValueError: for any other value.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.set_floatx("float64")
+        >>> K.dtype(K.variable([1.0, 2.0]))
+        'float64'
+        >>> K.set_floatx("float32")
     """
     global _FLOATX
     value = str(value)
@@ -37,23 +44,54 @@ def set_floatx(value: str) -> None:
 
 
 def epsilon() -> float:
-    """Return the fuzz factor used to keep logs and divisions finite (default ``1e-7``)."""
+    """Return the fuzz factor used to keep logs and divisions finite (default ``1e-7``).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.epsilon()
+        1e-07
+    """
     return _EPSILON
 
 
 def set_epsilon(value: float) -> None:
-    """Set the fuzz factor returned by :func:`epsilon`."""
+    """Set the fuzz factor returned by :func:`epsilon`.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.set_epsilon(1e-5)
+        >>> K.epsilon()
+        1e-05
+        >>> K.set_epsilon(1e-7)
+    """
     global _EPSILON
     _EPSILON = float(value)
 
 
 def image_data_format() -> str:
-    """Return the default image data format, ``'channels_last'`` or ``'channels_first'``."""
+    """Return the default image data format, ``'channels_last'`` or ``'channels_first'``.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.image_data_format()
+        'channels_last'
+    """
     return _IMAGE_DATA_FORMAT
 
 
 def set_image_data_format(data_format: str) -> None:
-    """Set the default image data format (``'channels_last'`` or ``'channels_first'``)."""
+    """Set the default image data format (``'channels_last'`` or ``'channels_first'``).
+
+    Raises:
+        ValueError: for any other value.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.set_image_data_format("channels_first")
+        >>> K.image_data_format()
+        'channels_first'
+        >>> K.set_image_data_format("channels_last")
+    """
     global _IMAGE_DATA_FORMAT
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(f"Unknown data_format: {data_format!r}")
@@ -72,6 +110,12 @@ def num_threads() -> int:
     parallel kernels split work over fixed-size chunks combined in a fixed order.
     Calls from a thread with a cap (:func:`set_kernel_thread_cap`, set by batched
     runs) use at most that many.
+
+    Example:
+        >>> from symgraph import config
+        >>> import numba
+        >>> 1 <= config.num_threads() <= numba.config.NUMBA_NUM_THREADS
+        True
     """
     if _NUM_THREADS[0] is None:
         import os
@@ -101,6 +145,14 @@ def set_num_threads(n: int) -> None:
 
     Raises:
         ValueError: for ``n < 1``.
+
+    Example:
+        >>> from symgraph import config
+        >>> before = config.num_threads()
+        >>> config.set_num_threads(1)
+        >>> config.num_threads()
+        1
+        >>> config.set_num_threads(before)
     """
     _NUM_THREADS[0] = _check_threads(n)
 
@@ -117,6 +169,11 @@ def kernel_thread_cap() -> int | None:
     set it in each worker thread so that ``workers x kernel threads`` stays within
     the cores available. Kernels check it when they launch, not when a function is
     prepared, so one prepared function honours the cap of whichever thread calls it.
+
+    Example:
+        >>> from symgraph import config
+        >>> config.kernel_thread_cap() is None
+        True
     """
     return getattr(KERNEL_THREAD_CAP, "n", 0) or None
 
@@ -127,6 +184,18 @@ def set_kernel_thread_cap(n: int | None) -> int | None:
 
     Raises:
         ValueError: for ``n < 1``.
+
+    Example:
+        >>> import threading
+        >>> from symgraph import config
+        >>> def capped(seen):
+        ...     config.set_kernel_thread_cap(1)   # this thread only
+        ...     seen.append(config.kernel_thread_cap())
+        >>> seen = []
+        >>> worker = threading.Thread(target=capped, args=(seen,))
+        >>> worker.start(); worker.join()
+        >>> seen, config.kernel_thread_cap()
+        ([1], None)
     """
     previous = kernel_thread_cap()
     if n is None:
@@ -167,5 +236,14 @@ def tiered() -> bool:
 def set_tiered(on: bool | None) -> None:
     """Switch tiered execution on or off for functions created afterwards
     (``None``: back to ``$SYMGRAPH_TIERED``). Off, every function compiles its kernels
-    before its first call returns, and every call runs them."""
+    before its first call returns, and every call runs them.
+
+    Example:
+        >>> from symgraph import config
+        >>> before = config.tiered()
+        >>> config.set_tiered(False)
+        >>> config.tiered()
+        False
+        >>> config.set_tiered(before)
+    """
     _TIERED[0] = None if on is None else bool(on)
