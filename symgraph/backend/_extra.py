@@ -207,7 +207,16 @@ def get_uid(prefix: str = "") -> int:
 
 
 def reset_uids() -> None:
-    """Reset every :func:`get_uid` counter."""
+    """Reset every :func:`get_uid` counter.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.get_uid("dense") >= 1
+        True
+        >>> K.reset_uids()
+        >>> K.get_uid("dense")
+        1
+    """
     get_default_graph().uids.clear()
 
 

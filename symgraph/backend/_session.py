@@ -50,7 +50,14 @@ def clear_session() -> None:
 
 
 def get_graph() -> _graph.Graph:
-    """Return the current default graph."""
+    """Return the current default graph (the one new nodes are added to).
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> x = K.placeholder((None, 2))
+        >>> x.graph is K.get_graph()
+        True
+    """
     return _graph.get_default_graph()
 
 
@@ -141,12 +148,27 @@ def set_value(x: Variable, value) -> None:
 
 
 def batch_get_value(tensors) -> list:
-    """Return the values of a list of tensors as a list of NumPy arrays."""
+    """Return the values of a list of tensors as a list of NumPy arrays.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> a, b = K.variable([1.0, 2.0]), K.variable(3.0)
+        >>> K.batch_get_value([a, b * 2])
+        [array([1., 2.], dtype=float32), array(6., dtype=float32)]
+    """
     return [evaluate(t) for t in tensors]
 
 
 def batch_set_value(tuples) -> None:
-    """Assign values to several variables from ``(variable, value)`` pairs."""
+    """Assign values to several variables from ``(variable, value)`` pairs.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> a, b = K.variable([1.0, 2.0]), K.variable(3.0)
+        >>> K.batch_set_value([(a, [5.0, 6.0]), (b, 0.5)])
+        >>> K.get_value(a), K.get_value(b)
+        (array([5., 6.], dtype=float32), array(0.5, dtype=float32))
+    """
     for var, value in tuples:
         set_value(var, value)
 
@@ -205,15 +227,34 @@ def count_params(x) -> int:
 
 
 def is_tensor(x) -> bool:
-    """Whether ``x`` is a symgraph tensor (variables included; arrays are not)."""
+    """Whether ``x`` is a symgraph tensor (variables included; arrays are not).
+
+    Example:
+        >>> import numpy as np, symgraph.backend as K
+        >>> K.is_tensor(K.variable(1.0)), K.is_tensor(np.ones(2))
+        (True, False)
+    """
     return isinstance(x, Tensor)
 
 
 def is_placeholder(x) -> bool:
-    """Whether ``x`` is a placeholder."""
+    """Whether ``x`` is a placeholder.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.is_placeholder(K.placeholder((None, 2))), K.is_placeholder(K.variable(1.0))
+        (True, False)
+    """
     return isinstance(x, Placeholder)
 
 
 def is_variable(x) -> bool:
-    """Whether ``x`` is a variable."""
+    """Whether ``x`` is a variable.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> v = K.variable([1.0, 2.0])
+        >>> K.is_variable(v), K.is_variable(v * 2)
+        (True, False)
+    """
     return isinstance(x, Variable)
