@@ -44,7 +44,17 @@ def memoize_infer(*ops) -> None:
 
 class Graph:
     """A computation graph. Use :func:`get_default_graph`; ``K.clear_session()``
-    starts a new one."""
+    starts a new one.
+
+    Example:
+        >>> import symgraph, symgraph.backend as K
+        >>> graph = symgraph.get_default_graph()
+        >>> K.placeholder((None, 2)).graph is graph
+        True
+        >>> K.clear_session()
+        >>> symgraph.get_default_graph() is graph
+        False
+    """
 
     def __init__(self) -> None:
         self._table: dict[tuple, object] = {}
@@ -246,7 +256,14 @@ _default_graph = Graph()
 
 
 def get_default_graph() -> Graph:
-    """The graph new nodes are added to."""
+    """The graph new nodes are added to (``K.get_graph()`` returns it too).
+
+    Example:
+        >>> import symgraph, symgraph.backend as K
+        >>> x = K.placeholder((None, 2))
+        >>> x.graph is symgraph.get_default_graph() is K.get_graph()
+        True
+    """
     return _default_graph
 
 

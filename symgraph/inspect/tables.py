@@ -113,6 +113,16 @@ class Summary:
             could not be compiled).
         kernels: kernels of the compiled plan.
         title: what was summarized.
+
+    Example:
+        >>> import numpy as np, symgraph.backend as K
+        >>> x = K.placeholder((None, 3), name="x")
+        >>> w = K.variable(np.ones((3, 2), "float32"), name="w")
+        >>> table = summary(K.function([x], [K.softmax(K.dot(x, w))]), batch_size=8)
+        >>> table.params, table.kernels, table.flops_row, table.peak_bytes
+        (6, 2, 22, 128)
+        >>> print(str(table).splitlines()[-1])  # doctest: +ELLIPSIS
+        parameters: 6   FLOPs: 22 per row, 176 per batch of 8   kernels: 2   peak memory...
     """
 
     rows: list

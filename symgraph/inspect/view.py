@@ -34,6 +34,17 @@ class Kernel:
         inputs: the nodes it reads arrays from.
         scalars: the nodes it reads as scalars (fills, 0-d constants).
         step: the plan step (compiler internals).
+
+    Example:
+        >>> import numpy as np, symgraph.backend as K
+        >>> x = K.placeholder((None, 3), name="x")
+        >>> w = K.variable(np.ones((3, 2), "float32"), name="w")
+        >>> f = K.function([x], [K.softmax(K.tanh(K.dot(x, w)) * x[:, :2])])
+        >>> [(k.name, k.kind) for k in f.kernels()]
+        [('k0', 'matmul (BLAS)'), ('k1', 'fused elementwise'), ('k2', 'kernel')]
+        >>> fused = f.kernels()[1]
+        >>> [m.op.name for m in fused.members], [t.op.name for t in fused.inputs]
+        (['tanh', 'multiply'], ['matmul', 'getitem'])
     """
 
     index: int
@@ -83,6 +94,16 @@ class GraphView:
         label: a title (a file name, a function name).
         targets: what is computed: the outputs, then a function's update values and
             update ops.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> x = K.placeholder((None, 3), name="x")
+        >>> f = K.function([x], [K.exp(x) * x])
+        >>> view = graph_view(f)
+        >>> [n.op.name for n in view.nodes], view.outputs == f.outputs
+        (['placeholder', 'exp', 'multiply'], True)
+        >>> view.function is f, len(view.kernels())
+        (True, 1)
     """
 
     nodes: list

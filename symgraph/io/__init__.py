@@ -50,6 +50,13 @@ def dumps(obj, *, inputs=None) -> bytes:
 
     Raises:
         GraphFileError: when ``obj`` cannot be saved.
+
+    Example:
+        >>> import symgraph, symgraph.backend as K
+        >>> x = K.placeholder(shape=(None, 3), name="x")
+        >>> data = symgraph.io.dumps(K.function([x], [K.relu(x)]))
+        >>> data[:2]   # a zip archive
+        b'PK'
     """
     graph_json, arrays = document(obj, inputs)
     buffer = io.BytesIO()
@@ -69,8 +76,14 @@ def save(obj, path, *, inputs=None) -> None:
         inputs: the placeholders to feed, in order (only with output tensors).
 
     Example:
-        >>> symgraph.save(f, "model.sg")            # doctest: +SKIP
-        >>> g = symgraph.load("model.sg")           # doctest: +SKIP
+        >>> import os, tempfile, numpy as np, symgraph, symgraph.backend as K
+        >>> x = K.placeholder(shape=(None, 3), name="x")
+        >>> f = K.function([x], [K.relu(x * 2.0)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.sg")
+        >>> symgraph.save(f, path)
+        >>> g = symgraph.load(path)
+        >>> g([np.array([[-1.0, 0.0, 2.0]], "float32")])
+        [array([[0., 0., 4.]], dtype=float32)]
     """
     data = dumps(obj, inputs=inputs)
     path = os.fspath(path)
@@ -100,6 +113,15 @@ def load(path, *, max_bytes: int = DEFAULT_MAX_BYTES):
 
     Raises:
         GraphFileError: for anything wrong with the file, naming the file and the node.
+
+    Example:
+        >>> import os, tempfile, symgraph, symgraph.backend as K
+        >>> x = K.placeholder(shape=(None, 3), name="x")
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.sg")
+        >>> symgraph.save(K.function([x], [K.sum(x, axis=1)]), path)
+        >>> g = symgraph.load(path)
+        >>> len(g.inputs), g.output_shapes([(4, 3)])
+        (1, [(4,)])
     """
     label = os.fspath(path) if isinstance(path, (str, os.PathLike)) else \
         getattr(path, "name", "<graph file>")
@@ -107,7 +129,19 @@ def load(path, *, max_bytes: int = DEFAULT_MAX_BYTES):
 
 
 def loads(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES):
-    """Load a graph file from its bytes (see :func:`load`)."""
+    """Load a graph file from its bytes (see :func:`load`).
+
+    Example:
+        >>> import numpy as np, symgraph, symgraph.backend as K
+        >>> x = K.placeholder(shape=(None, 2), name="x")
+        >>> g = symgraph.io.loads(symgraph.io.dumps(K.function([x], [x + 1.0])))
+        >>> g([np.zeros((1, 2), "float32")])
+        [array([[1., 1.]], dtype=float32)]
+        >>> symgraph.io.loads(b"not a graph file")
+        Traceback (most recent call last):
+            ...
+        symgraph.errors.GraphFileError: <graph bytes>: not a symgraph graph file ...
+    """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise GraphFileError(f"loads: expected bytes, got {type(data).__name__}")
     return _read(io.BytesIO(bytes(data)), "<graph bytes>", max_bytes)
