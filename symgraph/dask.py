@@ -53,13 +53,16 @@ try:
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 except ImportError as exc:  # an optional dependency: say which extra brings it
+    from .errors import docs_hint
+
     raise ImportError(
-        f"symgraph.dask needs dask ({exc}); install it with: pip install 'symgraph[dask]'"
+        f"symgraph.dask needs dask ({exc}); install it with: pip install 'symgraph[dask]'; "
+        f"{docs_hint('batch-evaluation', 'a-dask-cluster')}"
     ) from exc
 
 from . import config
 from .core.shapes import dims_compatible, shape_str
-from .errors import FeedError, ShapeError, created_at
+from .errors import FeedError, ShapeError, created_at, docs_hint
 from .runtime.function import Function, _Single
 
 __all__ = ["FunctionTask", "loaded_functions", "map_blocks", "warmup"]
@@ -293,35 +296,39 @@ def _feedable(ph, dtype: np.dtype) -> bool:
     return bool(np.can_cast(dtype, ph.dtype, "same_kind"))
 
 
+_CHUNKS = docs_hint("batch-evaluation", "chunking-rules")  # what map_blocks accepts
+
+
 def _check_input(ph, array, index: int) -> None:
     label = _input_label(ph, index)
     if not isinstance(array, da.Array):
         raise TypeError(f"symgraph.dask: {label} must be a dask array, got "
-                        f"{type(array).__name__} (wrap it with dask.array.from_array)")
+                        f"{type(array).__name__} (wrap it with dask.array.from_array); "
+                        f"{_CHUNKS}")
     if array.ndim == 0:
         raise FeedError(f"symgraph.dask: {label} is 0-d; inputs are chunked along axis 0 "
-                        "(the batch axis), so they need one")
+                        f"(the batch axis), so they need one; {_CHUNKS}")
     if any(np.isnan(c) for c in array.chunks[0]):
         raise ValueError(f"symgraph.dask: {label} has unknown chunk sizes; "
-                         "call .compute_chunk_sizes() on it first")
+                         f"call .compute_chunk_sizes() on it first; {_CHUNKS}")
     if ph.shape is not None and (array.ndim != len(ph.shape) or
                                  not dims_compatible(ph.shape[1:], array.shape[1:])):
         raise FeedError(f"symgraph.dask: {label} expects shape {shape_str(ph.shape)}; "
-                        f"got a dask array of shape {shape_str(array.shape)}")
+                        f"got a dask array of shape {shape_str(array.shape)}; {_CHUNKS}")
     for axis in range(1, array.ndim):
         if len(array.chunks[axis]) > 1:
             raise ValueError(
                 f"symgraph.dask: {label} is chunked along axis {axis} "
                 f"({array.chunks[axis]}); chunks split axis 0 (the batch axis) only: "
-                f"use array.rechunk({{{axis}: -1}})")
+                f"use array.rechunk({{{axis}: -1}}); {_CHUNKS}")
     if ph.shape is not None and ph.shape[0] is not None and \
             any(c != ph.shape[0] for c in array.chunks[0]):
         raise FeedError(f"symgraph.dask: {label} has a fixed batch of {ph.shape[0]} rows; "
                         f"its chunks have {sorted(set(array.chunks[0]))} rows: "
-                        f"use array.rechunk({{0: {ph.shape[0]}}})")
+                        f"use array.rechunk({{0: {ph.shape[0]}}}); {_CHUNKS}")
     if not _feedable(ph, np.dtype(array.dtype)):
         raise FeedError(f"symgraph.dask: {label} expects dtype {ph.dtype}; a dask array "
-                        f"of dtype {array.dtype} does not convert safely")
+                        f"of dtype {array.dtype} does not convert safely; {_CHUNKS}")
 
 
 def _check_arrays(fn: Function, arrays: tuple) -> tuple[int, ...]:
@@ -329,10 +336,10 @@ def _check_arrays(fn: Function, arrays: tuple) -> tuple[int, ...]:
     if len(arrays) != len(fn.inputs):
         names = ", ".join(f"'{t.name}'" for t in fn.inputs)
         raise FeedError(f"symgraph.dask: the function takes {len(fn.inputs)} inputs "
-                        f"({names}), got {len(arrays)} dask arrays")
+                        f"({names}), got {len(arrays)} dask arrays; {_CHUNKS}")
     if not arrays:
         raise FeedError("symgraph.dask: the function has no inputs, so there is nothing "
-                        "to chunk; call it directly")
+                        f"to chunk; call it directly; {_CHUNKS}")
     for index, (ph, array) in enumerate(zip(fn.inputs, arrays)):
         _check_input(ph, array, index)
     rows = arrays[0].chunks[0]
@@ -341,7 +348,7 @@ def _check_arrays(fn: Function, arrays: tuple) -> tuple[int, ...]:
             raise ValueError(
                 f"symgraph.dask: {_input_label(fn.inputs[index], index)} has axis-0 "
                 f"chunks {array.chunks[0]}, {_input_label(fn.inputs[0], 0)} has {rows}; "
-                f"they must agree: use array.rechunk({{0: first.chunks[0]}})")
+                f"they must agree: use array.rechunk({{0: first.chunks[0]}}); {_CHUNKS}")
     return tuple(int(c) for c in rows)
 
 
@@ -369,7 +376,7 @@ def _output_tails(fn: Function, arrays: tuple, rows: tuple[int, ...]) -> list[tu
                     f"computed row by row: chunks of {n} rows give it shape "
                     f"{shape_str(shape)}; every output's dim 0 must be the chunk's rows "
                     "(a reduction over the batch, a variable or a constant cannot be split "
-                    "into chunks)")
+                    f"into chunks); {_CHUNKS}")
         result.append(tuple(shapes[rows[0]][1:]))
     return result
 

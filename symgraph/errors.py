@@ -16,6 +16,29 @@ from .core.shapes import shape_str
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
+#: The documentation site, in this one place (pyproject.toml's Documentation URL is the
+#: same; a test keeps them equal). Its pages are the files of ``docs/``: ``docs/errors.md``
+#: is ``errors.html``.
+DOCS_URL = "https://symgraph.readthedocs.io/en/latest/"
+
+
+def docs_hint(page: str, anchor: str = "") -> str:
+    """The end of a message that names a fix: the docs page that explains it, as a URL
+    of the site and as the file in the source tree.
+
+    Args:
+        page: a page of ``docs/`` without ``.md`` (``"errors"``, ``"keras2"``).
+        anchor: the section, as its heading's anchor (``"feeds"`` for ``## Feeds``).
+
+    Example:
+        >>> docs_hint("errors", "feeds")
+        'see https://symgraph.readthedocs.io/en/latest/errors.html#feeds (docs/errors.md)'
+
+    ``tests/test_error_docs.py`` checks that every page and section hinted at exists.
+    """
+    fragment = f"#{anchor}" if anchor else ""
+    return f"see {DOCS_URL}{page}.html{fragment} (docs/{page}.md)"
+
 
 # filename -> whether frames of that file are symgraph's own (or frozen importlib's).
 # Every node records the user's line, so the walk runs once per op built: a dict hit on

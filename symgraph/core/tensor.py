@@ -89,13 +89,19 @@ class Tensor:
         return self is not other
 
     def __bool__(self) -> bool:
+        from ..errors import docs_hint
+
         raise TypeError(
             f"the truth value of symbolic tensor '{self.name}' is not known at graph-build "
-            "time; use K.switch or evaluate it with K.eval"
+            "time; use K.switch or evaluate it with K.eval; "
+            f"{docs_hint('errors', 'symbolic-tensors-in-python-code')}"
         )
 
     def __iter__(self):
-        raise TypeError(f"symbolic tensor '{self.name}' is not iterable; index it instead")
+        from ..errors import docs_hint
+
+        raise TypeError(f"symbolic tensor '{self.name}' is not iterable; index it instead; "
+                        f"{docs_hint('errors', 'symbolic-tensors-in-python-code')}")
 
     def __len__(self) -> int:
         if not self.shape or self.shape[0] is None:

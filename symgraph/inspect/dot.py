@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ..core.shapes import shape_str
 from ..core.tensor import Tensor
+from ..errors import docs_hint
 from .graphdata import COLOURS, _body_edges, _collect, _Export, _family, _input_edges, _scope
 from .view import Kernel
 
@@ -239,7 +240,8 @@ def render(x, path, *, compiled: bool = False, format: str | None = None) -> str
             f"writing {fmt} needs Graphviz's `dot` program, which is not on PATH; install "
             "Graphviz (e.g. `apt-get install graphviz`, `brew install graphviz`, `conda "
             "install graphviz`), or write DOT text instead: render(x, 'graph.dot') or "
-            "symgraph.inspect.export.to_dot(x)")
+            "symgraph.inspect.export.to_dot(x); to_svg(x) draws without Graphviz; "
+            f"{docs_hint('inspecting', 'exports')}")
     try:
         done = subprocess.run([dot, f"-T{fmt}", "-o", path], input=text.encode("utf-8"),
                               capture_output=True, timeout=_RENDER_TIMEOUT_S, check=False)

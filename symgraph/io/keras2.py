@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 
-from ..errors import GraphFileError
+from ..errors import GraphFileError, docs_hint
 
 BACKEND = "symgraph.backend"
+_SETUP = docs_hint("errors", "keras-2-set-up")  # these errors and the set-up steps
 
 
 def inference_function(model):
@@ -32,7 +33,7 @@ def inference_function(model):
     inputs, outputs = list(model.inputs), list(model.outputs)
     if not all(isinstance(t, Tensor) for t in inputs + outputs):
         raise GraphFileError("this Keras model was not built on symgraph: set "
-                             f"KERAS_BACKEND={BACKEND} before importing keras")
+                             f"KERAS_BACKEND={BACKEND} before importing keras; {_SETUP}")
     return Function(inputs, outputs, name=getattr(model, "name", None))
 
 
@@ -57,17 +58,18 @@ def convert_keras(h5_path, out_path) -> None:
     """
     chosen = os.environ.setdefault("KERAS_BACKEND", BACKEND)
     if chosen != BACKEND:
-        raise GraphFileError(f"KERAS_BACKEND is {chosen!r}; convert-keras needs {BACKEND!r}")
+        raise GraphFileError(f"KERAS_BACKEND is {chosen!r}; convert-keras needs {BACKEND!r}; "
+                             f"{_SETUP}")
     if not os.path.isfile(os.fspath(h5_path)):
         raise GraphFileError(f"{os.fspath(h5_path)}: no such file")
     try:
         import keras
     except ImportError:
         raise GraphFileError("convert-keras needs Keras 2.3.1: pip install "
-                             "'symgraph[keras2]'") from None
+                             f"'symgraph[keras2]'; {_SETUP}") from None
     if keras.backend.backend() != BACKEND:
         raise GraphFileError(f"keras was imported with the {keras.backend.backend()!r} "
-                             f"backend; convert-keras needs {BACKEND!r}")
+                             f"backend; convert-keras needs {BACKEND!r}; {_SETUP}")
     try:
         model = keras.models.load_model(os.fspath(h5_path), compile=False)
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -15,7 +15,7 @@ import numpy as np
 from .. import config
 from .._version import __version__
 from ..core.tensor import Placeholder, Tensor, Variable
-from ..errors import GraphFileError
+from ..errors import GraphFileError, docs_hint
 from ..ops.control import closure
 from . import attrs as attr_codec
 from .schema import FORMAT, VERSION
@@ -40,7 +40,8 @@ def function_parts(obj, inputs=None) -> tuple:
                              f"got {type(obj).__name__}")
     if inputs is None:
         raise GraphFileError("save: pass inputs=[placeholders...] with output tensors "
-                             "(the order the loaded function is fed in)")
+                             "(the order the loaded function is fed in); "
+                             f"{docs_hint('graph-files')}")
     fn = Function(list(inputs), outputs)  # validates inputs and what must be fed
     return fn.inputs, fn.outputs, [], [], None, True, None, isinstance(obj, Tensor)
 

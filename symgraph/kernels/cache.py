@@ -32,6 +32,7 @@ import types
 import warnings
 
 from .._version import __version__
+from ..errors import docs_hint
 
 _lock = threading.RLock()  # re-entered: a kernel module imports cached_vmath, loaded here too
 _memory: dict[str, types.ModuleType] = {}  # digest -> module
@@ -39,6 +40,7 @@ _by_source: dict[str, types.ModuleType] = {}  # the per-call fast path of load()
 _disk_state: dict[str, object] = {"dir": None, "checked": False, "usable": False}
 _shared: set[str] = set()  # digests of modules that kernels call (vmath): see _load_healing
 STATS = {"kernels_loaded": 0, "memory_hits": 0}
+_HINT = docs_hint("errors", "cache-directories")  # the rules, and what to do
 
 
 def _versions_header() -> str:
@@ -72,13 +74,14 @@ def _usable_dir() -> str | None:
         probe.close()
     except OSError as exc:
         warnings.warn(f"symgraph: kernel cache directory {directory!r} is not writable "
-                      f"({exc}); compiled kernels are kept in memory only", stacklevel=3)
+                      f"({exc}); compiled kernels are kept in memory only (set "
+                      f"SYMGRAPH_CACHE_DIR to a writable directory; {_HINT})", stacklevel=3)
         return None
     problem = _unsafe(directory)
     if problem:
         warnings.warn(f"symgraph: kernel cache directory {directory!r} {problem}; numba "
-                      "unpickles cached files, so it is not used (kernels stay in memory)",
-                      stacklevel=3)
+                      "unpickles cached files, so it is not used (kernels stay in memory; "
+                      f"{_HINT})", stacklevel=3)
         return None
     _disk_state["usable"] = True
     return directory
@@ -126,7 +129,7 @@ def load(source: str, shared: bool = False) -> types.ModuleType:
                 module = _load_healing(directory, digest, full)
             except Exception as exc:
                 warnings.warn(f"symgraph: could not use cached kernel k_{digest}.py "
-                              f"({type(exc).__name__}: {exc}); compiling in memory",
+                              f"({type(exc).__name__}: {exc}); compiling in memory; {_HINT}",
                               stacklevel=2)
                 module = None
         if module is None:

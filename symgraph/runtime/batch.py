@@ -38,7 +38,7 @@ import numpy as np
 from .. import config
 from ..core.shapes import shape_str
 from ..core.tensor import Tensor
-from ..errors import DTypeError, FeedError, ShapeError
+from ..errors import DTypeError, FeedError, ShapeError, docs_hint
 from . import threads as _threads
 from .feeds import check_feed
 from .progress import make_bar, wants_bar
@@ -134,7 +134,8 @@ def workers_for(fn, threads: int | None, n_batches: int | None = None) -> int:
         if threads is not None and threads > 1:
             raise ValueError(
                 f"threads={threads}: {_label(fn)} {reason}, so its batches must run one "
-                "after another in order; pass threads=1 (or leave threads=None)")
+                "after another in order; pass threads=1 (or leave threads=None); "
+                f"{docs_hint('batch-evaluation', 'threads-the-policy-and-why')}")
         workers = 1
     if n_batches is not None:
         workers = max(1, min(workers, n_batches))
@@ -275,7 +276,8 @@ def map_batches(fn, batches: Iterable, *, threads: int | None = None,
     threads = check_threads(threads)
     if isinstance(batches, np.ndarray):
         raise TypeError("map takes an iterable of feeds (one per batch); to split one "
-                        "array into batches use predict(x, batch_size=...)")
+                        "array into batches use predict(x, batch_size=...); "
+                        f"{docs_hint('batch-evaluation', 'api')}")
     try:
         items = iter(batches)
     except TypeError:
@@ -320,16 +322,19 @@ class _Probe:
         self.shape = shape
 
 
+_FEEDS = docs_hint("errors", "feeds")  # what predict splits, and the fixes
+
+
 def _input_arrays(fn, inputs) -> list:
     """``inputs`` as one array per input placeholder, checked."""
     names = ", ".join(f"'{ph.name}'" for ph in fn.inputs)
     if not fn.inputs:
         raise FeedError("predict splits its inputs along axis 0, but this function takes "
-                        "no inputs; call it directly")
+                        f"no inputs; call it directly; {_FEEDS}")
     if isinstance(inputs, dict):
         missing = [ph.name for ph in fn.inputs if ph not in inputs]
         if missing:
-            raise FeedError(f"inputs: no value for placeholder(s) {missing}")
+            raise FeedError(f"inputs: no value for placeholder(s) {missing}; {_FEEDS}")
         values = [inputs[ph] for ph in fn.inputs]
     elif isinstance(inputs, (list, tuple)):
         values = list(inputs)
@@ -339,10 +344,10 @@ def _input_arrays(fn, inputs) -> list:
         values = [inputs]
     if not values:
         raise FeedError(f"inputs is empty: this function takes {len(fn.inputs)} input(s) "
-                        f"({names}), one array each, split along axis 0")
+                        f"({names}), one array each, split along axis 0; {_FEEDS}")
     if len(values) != len(fn.inputs):
         raise FeedError(f"inputs: this function takes {len(fn.inputs)} input(s) ({names}), "
-                        f"got {len(values)}")
+                        f"got {len(values)}; {_FEEDS}")
     arrays = []
     for ph, value in zip(fn.inputs, values):
         if isinstance(value, Tensor):
@@ -350,7 +355,7 @@ def _input_arrays(fn, inputs) -> list:
         array = value if isinstance(value, np.ndarray) else np.asarray(value)
         if array.ndim == 0:
             raise FeedError(f"input for placeholder '{ph.name}' is 0-d: predict splits "
-                            "every input along axis 0, so each needs a batch axis")
+                            f"every input along axis 0, so each needs a batch axis; {_FEEDS}")
         arrays.append(array)
     lengths = [len(a) for a in arrays]
     if len(set(lengths)) > 1:
@@ -358,7 +363,7 @@ def _input_arrays(fn, inputs) -> list:
         odd = next(ph.name for ph, n in zip(fn.inputs, lengths) if n != lengths[0])
         raise FeedError(f"inputs: every input is split along axis 0 into the same batches, "
                         f"so all need the same number of rows; placeholder '{odd}' differs "
-                        f"({detail})")
+                        f"({detail}); {_FEEDS}")
     return arrays
 
 
@@ -369,7 +374,7 @@ def _check_fixed_batch_dims(fn, sizes) -> None:
                 f"placeholder '{ph.name}' has a fixed batch dimension {ph.shape[0]} "
                 f"({shape_str(ph.shape)}) but predict would feed it batches of "
                 f"{sorted(set(sizes))} rows; pass a batch_size that divides the rows, or "
-                "build the placeholder with None as its first dim")
+                f"build the placeholder with None as its first dim; {_FEEDS}")
 
 
 def _output_layout(fn, arrays, n: int, batch: int) -> list[tuple[tuple, np.dtype]]:
@@ -403,7 +408,8 @@ def _output_layout(fn, arrays, n: int, batch: int) -> list[tuple[tuple, np.dtype
                     f"output {k} '{tensor.name}' has shape {shape_str(shape)} for a batch "
                     f"of {rows} rows: predict stacks each output's batches along axis 0, "
                     "so every output needs the batch as its first dim (use f.map for "
-                    "per-batch values such as a mean)")
+                    "per-batch values such as a mean); "
+                    f"{docs_hint('errors', 'shapes')}")
             trailing = shape[1:]
         layout.append(((n, *trailing), fn._output_specs[k][2]))
     return layout

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..core.shapes import dims_compatible, shape_str
 from ..core.tensor import Tensor
-from ..errors import FeedError, created_at
+from ..errors import FeedError, created_at, docs_hint
 
 
 class _DtypeTable(dict):
@@ -16,6 +16,7 @@ class _DtypeTable(dict):
 
 
 _NUMPY_DTYPES = _DtypeTable()
+_HINT = docs_hint("errors", "feeds")  # what a placeholder accepts, and the fixes
 
 
 def check_feed(ph, value) -> np.ndarray:
@@ -33,17 +34,18 @@ def check_feed(ph, value) -> np.ndarray:
     expected = f"shape {shape_str(ph.shape)} and dtype {ph.dtype}"
     if isinstance(value, Tensor):
         raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} was fed a symbolic tensor "
-                        f"'{value.name}'; feed a NumPy array of {expected}")
+                        f"'{value.name}'; feed a NumPy array of {expected}; {_HINT}")
     try:
         array = np.asarray(value)
     except Exception as exc:  # ragged lists and the like
         raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects an array of {expected}; "
-                        f"could not convert the fed value: {exc}") from None
+                        f"could not convert the fed value: {exc}; {_HINT}") from None
     if ph.dtype == "bool" and array.dtype.kind in "iu" and np.isin(array, (0, 1)).all():
         array = array.astype(bool)  # flags such as the learning phase are fed as 0/1
     if array.dtype.kind not in "biuf" or not np.can_cast(array.dtype, ph.dtype, "same_kind"):
         raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects {expected}; "
-                        f"got an array of dtype {array.dtype} that does not convert safely")
+                        f"got an array of dtype {array.dtype} that does not convert safely; "
+                        f"{_HINT}")
     target = _NUMPY_DTYPES[ph.dtype]
     if array.dtype.kind in "iu" and target.kind in "iu" and array.size and \
             not np.can_cast(array.dtype, target, "safe"):
@@ -52,8 +54,8 @@ def check_feed(ph, value) -> np.ndarray:
         if low < info.min or high > info.max:  # never a silent wrap-around
             raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects {expected}; "
                             f"got {array.dtype} values from {low} to {high}, outside "
-                            f"{ph.dtype}'s range [{info.min}, {info.max}]")
+                            f"{ph.dtype}'s range [{info.min}, {info.max}]; {_HINT}")
     if not dims_compatible(ph.shape, array.shape):
         raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects {expected}; "
-                        f"got an array of shape {shape_str(array.shape)}")
+                        f"got an array of shape {shape_str(array.shape)}; {_HINT}")
     return np.require(array, dtype=ph.dtype, requirements="C")

@@ -18,7 +18,7 @@ from ..compiler.passes import DEFAULT_PASSES
 from ..compiler.plan import compile_plan
 from ..core.shapes import dims_compatible, is_fully_known, shape_str
 from ..core.tensor import Placeholder, Tensor, Variable
-from ..errors import FeedError, GraphError, ShapeError, created_at
+from ..errors import FeedError, GraphError, ShapeError, created_at, docs_hint
 from ..ops import dims
 from .feeds import check_feed
 from .runner import LAUNCHES, build_entry, build_runner, owned_values
@@ -107,7 +107,7 @@ class Function:
                 raise FeedError(
                     f"placeholder '{ph.name}' (shape {shape_str(ph.shape)}, {ph.dtype})"
                     f"{created_at(ph)} must be fed to compute {needed_by}; "
-                    "pass it in the inputs of K.function")
+                    f"pass it in the inputs of K.function; {docs_hint('errors', 'feeds')}")
         self._prepared: dict[tuple, object] = {}  # feed shapes -> generated runner
         self._constants = {s.node.id: s.node.value for s in self.plan.steps
                            if s.kind == "constant"}
@@ -151,7 +151,8 @@ class Function:
         specs = self._feed_specs
         if len(inputs) != len(specs):
             raise FeedError(f"this function takes {len(self.inputs)} inputs "
-                            f"({', '.join(t.name for t in self.inputs)}), got {len(inputs)}")
+                            f"({', '.join(t.name for t in self.inputs)}), got {len(inputs)}; "
+                            f"{docs_hint('errors', 'feeds')}")
         feeds = inputs
         for (_ph, dtype, shape), value in zip(specs, inputs):
             # the common case in a few attribute reads; check_feed explains the rest
@@ -317,7 +318,8 @@ class Function:
             shape = tuple(int(d) for d in shape)
             if any(d < 0 for d in shape) or not dims_compatible(ph.shape, shape):
                 raise FeedError(f"placeholder '{ph.name}'{created_at(ph)} expects shape "
-                                f"{shape_str(ph.shape)}; got shape {shape_str(shape)}")
+                                f"{shape_str(ph.shape)}; got shape {shape_str(shape)}; "
+                                f"{docs_hint('errors', 'feeds')}")
             fed[ph.id] = Shaped(shape)  # the shape rules read feeds' shapes only
         shapes = self._concrete_shapes({**fed, **self._defaults})
         return [tuple(shapes[t.id]) for t in self._output_nodes]
@@ -432,7 +434,8 @@ class Function:
             if missing:
                 names = ", ".join(f"'{t.name}' {shape_str(t.shape)} {t.dtype}"
                                   f"{created_at(t)}" for t in missing)
-                raise FeedError(f"the feed dict has no value for placeholder(s) {names}")
+                raise FeedError(f"the feed dict has no value for placeholder(s) {names}; "
+                                f"{docs_hint('errors', 'feeds')}")
             return [inputs[t] for t in self.inputs]
         if isinstance(inputs, tuple):
             return list(inputs)
@@ -542,7 +545,7 @@ def _as_update_value(value, var):
     if value.shape is not None and not dims_compatible(value.shape, var.shape) and \
             value.shape != ():
         raise ShapeError(f"update of variable '{var.name}' {shape_str(var.shape)} with a value "
-                         f"of shape {shape_str(value.shape)}")
+                         f"of shape {shape_str(value.shape)}; {docs_hint('errors', 'shapes')}")
     return value
 
 

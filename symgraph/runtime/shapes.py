@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..core.shapes import dims_compatible, is_fully_known, shape_str
 from ..core.tensor import Placeholder, Variable
-from ..errors import ShapeError, created_at
+from ..errors import ShapeError, created_at, docs_hint
 from ..ops import dims
 
 __all__ = ["Shaped", "concrete_shapes"]
@@ -45,7 +45,7 @@ def concrete_shapes(plan, value_nodes: dict, feeds: dict, values: dict | None = 
                 raise ShapeError(
                     f"{node.op.name} '{node.name}'{created_at(node)}: its shape depends "
                     "on computed values (a data-dependent shape), known only when the "
-                    "function runs, not from input shapes alone")
+                    f"function runs, not from input shapes alone; {_SHAPES}")
             by_input = {i: values[v] for i, v in value_nodes[node.id].items()}
             with dims.input_values(by_input):
                 shapes[node.id] = _infer_concrete(node, shapes)
@@ -63,6 +63,9 @@ class Shaped:
         self.shape = shape
 
 
+_SHAPES = docs_hint("errors", "shapes")  # build-time and run-time checks, and the fixes
+
+
 def _infer_concrete(node, shapes):
     in_shapes = [shapes[s.id] for s in node.inputs]
     try:
@@ -70,12 +73,12 @@ def _infer_concrete(node, shapes):
     except (ValueError, TypeError) as exc:
         detail = ", ".join(f"{shape_str(s)} {t.dtype}" for s, t in zip(in_shapes, node.inputs))
         raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: {exc} "
-                         f"[run-time inputs: {detail}]") from None
+                         f"[run-time inputs: {detail}]; {_SHAPES}") from None
     if None in shape:  # e.g. a division by zero inside a shape expression
         raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: a size could not "
-                         f"be computed at run time (got {shape_str(tuple(shape))})")
+                         f"be computed at run time (got {shape_str(tuple(shape))}); {_SHAPES}")
     if not dims_compatible(node.shape, shape):
         raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: run-time shape "
                          f"{shape_str(shape)} does not match its static shape "
-                         f"{shape_str(node.shape)}")
+                         f"{shape_str(node.shape)}; {_SHAPES}")
     return tuple(shape)
