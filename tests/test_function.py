@@ -435,3 +435,39 @@ def test_a_cache_directory_others_can_write_is_not_trusted(tmp_path, monkeypatch
         assert not list(shared.glob("k_*.py"))
     finally:
         kernel_cache.reset()
+
+
+@pytest.mark.parametrize("batch", [1, 3, 0, 300])
+def test_fused_loops_read_broadcasts_at_their_source_extent(monkeypatch, batch):
+    """A broadcast_to view (gradients of means and sums) read by a fused loop is
+    indexed at its source's extent (0 along the broadcast dims) instead of as a
+    zero-stride 'A' array: results are the same for small (bound n-d loop), large
+    (general path, 300 x 32 x 32 x 4 elements) and empty batches, for a source of
+    lower rank and for dims the source and the target both have as 1."""
+    from symgraph.ops.shape import broadcast_to
+    from symgraph.runtime import runner
+
+    seen = []
+    original = runner._unbroadcast_index
+
+    def spy(src, shapes, maybe_strided):
+        found = original(src, shapes, maybe_strided)
+        seen.append(found is not None)
+        return found
+    monkeypatch.setattr(runner, "_unbroadcast_index", spy)
+    x = K.placeholder((None, 32, 32, 4))
+    c = K.constant(np.arange(4, dtype="float32") + 1.0)
+    gx = K.gradients(K.sum(K.mean(x, axis=(1, 2)) * c), x)[0]  # broadcast_to of (N,1,1,4)
+    bias = broadcast_to(K.constant(np.arange(4, dtype="float32")), (1, 32, 4))
+    y = K.placeholder((None, 1, 32, 4))
+    f = K.function([x, y], [K.switch(x > 0.5, gx / 3.0, x), y * 2.0 + bias])
+    rng = np.random.default_rng(0)
+    xv = rng.random((batch, 32, 32, 4), dtype=np.float32)
+    yv = rng.random((batch, 1, 32, 4), dtype=np.float32)
+    got_x, got_y = f([xv, yv])
+    want_x = np.where(xv > 0.5, np.broadcast_to((np.arange(4) + 1.0) / 1024 / 3, xv.shape), xv)
+    np.testing.assert_allclose(got_x, want_x, rtol=1e-6)
+    np.testing.assert_allclose(got_y, yv * 2.0 + np.arange(4, dtype="float32"), rtol=1e-6)
+    assert got_x.shape == xv.shape and got_y.shape == yv.shape
+    if batch:
+        assert any(seen)  # the gradient's broadcast was read at its source's extent
