@@ -78,33 +78,95 @@ def created_at(node) -> str:
 
 
 class SymgraphError(Exception):
-    """Base class of every error symgraph raises on purpose."""
+    """Base class of every error symgraph raises on purpose.
+
+    Example:
+        >>> import numpy as np, symgraph.backend as K
+        >>> from symgraph.errors import SymgraphError
+        >>> try:
+        ...     K.dot(K.placeholder((None, 3)), K.variable(np.ones((4, 2))))
+        ... except SymgraphError as error:
+        ...     print(type(error).__name__, isinstance(error, ValueError))
+        ShapeError True
+    """
 
 
 class ShapeError(SymgraphError, ValueError):
-    """Shapes that cannot work together (known at build time or at run time)."""
+    """Shapes that cannot work together (known at build time or at run time).
+
+    Example:
+        >>> import numpy as np, symgraph.backend as K
+        >>> K.dot(K.placeholder((None, 3)), K.variable(np.ones((4, 2))))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        symgraph.errors.ShapeError: dot: contracted dimensions differ: 3 vs 4 ...
+    """
 
 
 class DTypeError(SymgraphError, TypeError):
-    """A dtype an op cannot accept."""
+    """A dtype an op cannot accept.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> K.cumsum(K.constant([True, False], dtype="bool"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        symgraph.errors.DTypeError: cumsum (in cumulative): cumulative sums/products of bool ...
+    """
 
 
 class FeedError(SymgraphError, ValueError):
-    """A placeholder was not fed, or was fed an array of the wrong rank, size or dtype."""
+    """A placeholder was not fed, or was fed an array of the wrong rank, size or dtype.
+
+    Example:
+        >>> import numpy as np, symgraph.backend as K
+        >>> x = K.placeholder((None, 3), name="x")
+        >>> K.function([x], [x * 2.0])([np.ones((2, 4), "float32")])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        symgraph.errors.FeedError: placeholder 'x...' (created at ...) expects shape (None, 3) ...
+    """
 
 
 class GraphError(SymgraphError, ValueError):
-    """A malformed graph: tensors of different graphs mixed, unknown ops, bad arguments."""
+    """A malformed graph: tensors of different graphs mixed, unknown ops, bad arguments.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> old = K.placeholder((None, 2))
+        >>> K.clear_session()
+        >>> old + K.placeholder((None, 2))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        symgraph.errors.GraphError: add: input '...' belongs to another graph ...
+    """
 
 
 class GradientError(SymgraphError, TypeError):
-    """A gradient was asked through an op that cannot provide one."""
+    """A gradient was asked through an op that cannot provide one.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> v = K.variable([1.0, 2.0])
+        >>> K.gradients(K.argmax(v), [v])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        symgraph.errors.GradientError: gradients: the loss '...' has dtype int64; only float ...
+    """
 
 
 class GraphFileError(SymgraphError, ValueError):
     """A graph file that cannot be written or read: not a symgraph file, damaged,
     hostile (unknown ops, bad references, absurd sizes, zip bombs), or from a newer
-    format version. The message names the file and, where there is one, the node."""
+    format version. The message names the file and, where there is one, the node.
+
+    Example:
+        >>> import symgraph
+        >>> symgraph.io.loads(b"not a graph file")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        symgraph.errors.GraphFileError: <graph bytes>: not a symgraph graph file ...
+    """
 
 
 def describe_inputs(inputs) -> str:

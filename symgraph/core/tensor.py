@@ -47,9 +47,18 @@ class Tensor:
         shape: static shape, a tuple of ``int | None`` (``None`` if the rank is unknown).
         dtype: dtype name, e.g. ``'float32'``.
         name: unique name within the graph.
-        op: the registry :class:`~symgraph.ops.registry.Op` that computes it.
+        op: the registry entry (``symgraph.ops.registry.Op``) that computes it.
         inputs: the tensors it is computed from.
         attrs: the op's static attributes (read-only mapping).
+
+    Example:
+        >>> import numpy as np, symgraph.backend as K
+        >>> x = K.placeholder((None, 3), name="x")
+        >>> y = K.sum(x * 2.0, axis=1)
+        >>> y.shape, y.dtype, y.op.name, [t.op.name for t in y.inputs]
+        ((None,), 'float32', 'sum', ['multiply'])
+        >>> (K.constant([1.0, 2.0]) * 3 - 1).eval()   # operators build nodes too
+        array([2., 5.], dtype=float32)
     """
 
     __array_ufunc__ = None  # numpy defers to our reflected operators

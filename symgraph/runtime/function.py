@@ -44,6 +44,14 @@ class Function:
         inner: the step function of a loop op: interpreted (tier 0) only while the
             function calling it is, and compiled when that function's kernels are
             (``runtime.tiered``), never on a schedule of its own.
+
+    Example:
+        >>> import numpy as np, symgraph.backend as K
+        >>> x = K.placeholder(shape=(None, 3))
+        >>> f = Function([x], [x * 2.0, K.sum(x, axis=1)])
+        >>> f([np.ones((2, 3), "float32")])
+        [array([[2., 2., 2.],
+               [2., 2., 2.]], dtype=float32), array([3., 3.], dtype=float32)]
     """
 
     def __init__(self, inputs, outputs, updates=None, name: str | None = None,
@@ -136,11 +144,40 @@ class Function:
 
     @property
     def n_kernels(self) -> int:
-        """How many kernels (fused loops, reductions, BLAS calls...) a call runs."""
+        """How many kernels (fused loops, reductions, BLAS calls...) a call runs.
+
+        Example:
+            >>> import symgraph.backend as K
+            >>> x = K.placeholder(shape=(None, 3))
+            >>> K.function([x], [K.sum(K.exp(x) * 2.0, axis=1)]).n_kernels  # one fused loop
+            1
+        """
         return self.plan.n_kernels
 
     # -- calling ----------------------------------------------------------------------
     def __call__(self, inputs=None) -> list:
+        """Run the function: feed the inputs, return the outputs, apply the updates.
+
+        Args:
+            inputs: one array (or array-like) per input placeholder, in order: a list
+                or tuple, a dict mapping placeholders to arrays, or one array for a
+                one-input function; ``None`` when there are no inputs.
+
+        Returns:
+            A list of NumPy arrays, one per output. Updates are applied after the
+            outputs are computed, all from the values before the call.
+
+        Raises:
+            FeedError: a placeholder not fed, or fed an array of the wrong shape or
+                dtype (checked before any kernel runs).
+
+        Example:
+            >>> import numpy as np, symgraph.backend as K
+            >>> x = K.placeholder(shape=(None, 2))
+            >>> f = K.function([x], [x + 1.0])
+            >>> f([np.zeros((1, 2), "float32")]), f({x: [[1.0, 2.0]]})
+            ([array([[1., 1.]], dtype=float32)], [array([[2., 3.]], dtype=float32)])
+        """
         entry = self._entry
         if entry is not None:
             outputs = entry(inputs)
@@ -194,7 +231,7 @@ class Function:
         runs in bounded memory. Results are bit-identical to a serial loop
         ``[f(b) for b in batches]`` run with single-threaded BLAS, whatever
         ``threads`` (numba kernels never depend on their thread count; BLAS is kept
-        at one thread per call, see :mod:`symgraph.runtime.threads`).
+        at one thread per call, see ``symgraph.runtime.threads``).
 
         Args:
             batches: an iterable of feeds, each what ``self(...)`` accepts (a list
@@ -336,10 +373,12 @@ class Function:
             A list with one dask array per output.
 
         Example:
-            >>> import dask.array as da, symgraph.backend as K  # doctest: +SKIP
-            >>> x = K.placeholder(shape=(None, 3))              # doctest: +SKIP
-            >>> f = K.function([x], [x * 2])                    # doctest: +SKIP
-            >>> [y] = f.to_dask(da.ones((10, 3), chunks=(4, 3)))  # doctest: +SKIP
+            >>> import dask.array as da, symgraph.backend as K
+            >>> x = K.placeholder(shape=(None, 3))
+            >>> f = K.function([x], [x * 2.0])
+            >>> [y] = f.to_dask(da.ones((10, 3), chunks=(4, 3), dtype="float32"))
+            >>> y.chunks, y.sum().compute(scheduler="sync")
+            (((4, 4, 2), (3,)), np.float32(60.0))
         """
         from ..dask import map_blocks  # dask is an optional dependency
 
@@ -550,7 +589,16 @@ def _as_update_value(value, var):
 
 
 def function(inputs, outputs, updates=None, name: str | None = None, **kwargs) -> Function:
-    """Compile ``inputs -> outputs`` (see :class:`Function`)."""
+    """Compile ``inputs -> outputs`` (see :class:`Function`): ``symgraph.function``,
+    the function behind ``K.function``.
+
+    Example:
+        >>> import numpy as np, symgraph, symgraph.backend as K
+        >>> x = K.placeholder(shape=(None, 3))
+        >>> f = symgraph.function([x], [K.relu(x)])
+        >>> f([np.array([[-1.0, 2.0, 0.0]], "float32")])
+        [array([[0., 2., 0.]], dtype=float32)]
+    """
     if kwargs:
         raise ValueError(f"K.function got unsupported arguments: {sorted(kwargs)} "
                          "(TensorFlow session options have no meaning in symgraph)")
