@@ -42,6 +42,8 @@ source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
 exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store", "README.md"]
 templates_path = []
+# unlabelled code blocks in the guides are listings and program output, not Python
+highlight_language = "text"
 
 # -- MyST: the guides stay plain markdown ---------------------------------------------------
 myst_enable_extensions = ["colon_fence", "deflist", "attrs_inline"]
@@ -96,7 +98,12 @@ gallery_examples = {
     "graph_files.py": [],
     "command_line.py": ["--rows", "5000"],
     "dask_mlp.py": ["--rows", "20000", "--chunk", "5000", "--workers", "1,2"],
+    "inspect_graph.py": [],
 }
+# set for every example's run (and shown in its command): with tiered execution on, a
+# script of a few seconds spends as long again at exit waiting for the background
+# compiles of its functions (docs/api/environment.md); the output is the same
+gallery_env = {"SYMGRAPH_TIERED": "0"}
 
 # -- symgraph_api: docstrings and guides run as doctests -----------------------------------
 # public names whose docstring may go without a runnable example, with the reason

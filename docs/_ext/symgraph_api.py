@@ -27,7 +27,10 @@ import time
 import types
 from pathlib import Path
 
-from sphinx.util import logging
+try:
+    from sphinx.util import logging
+except ImportError:  # tests/test_docs_site.py imports this module without Sphinx
+    import logging
 
 logger = logging.getLogger(__name__)
 
