@@ -88,6 +88,7 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_context = {"default_mode": "light"}
+html_sidebars = {"index": [], "getting-started": []}  # pages without a section to navigate
 
 # -- symgraph_gallery: how each example runs during the build ---------------------------------
 # small, fast arguments (seconds each); an example missing here fails the build
@@ -110,6 +111,8 @@ gallery_env = {"SYMGRAPH_TIERED": "0"}
 api_no_example = {
     "symgraph.dask.warmup": "needs a distributed cluster of worker processes; the gallery's "
                             "dask_mlp.py runs it on a LocalCluster in every build",
+    "symgraph.inspect.show": "opens a browser window; to_html, which writes the page it "
+                             "opens, has a runnable example",
 }
 # guides whose ```pycon blocks run, in order, as one doctest per page
 guide_doctests = ["getting-started.md", "deferred-models.md", "training.md"]

@@ -276,6 +276,17 @@ def _where(obj) -> str:
     return f"{where}: " if where else ""
 
 
+def _only_imports(source: str) -> bool:
+    """Whether an example's statement does nothing but import."""
+    import ast
+
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return all(isinstance(node, (ast.Import, ast.ImportFrom)) for node in body)
+
+
 def _check(app, env) -> None:
     documented = getattr(env, "symgraph_documented", {})
     exempt = app.config.api_no_example
@@ -342,7 +353,8 @@ def run_doctests(documented: dict, public: set, exempt: dict) -> None:
             continue
         doc = inspect.cleandoc(raw)
         test = parser.get_doctest(doc, _globals_of(obj), name, _location(obj), 0)
-        if not any(not e.options.get(doctest.SKIP) for e in test.examples):
+        if not any(not e.options.get(doctest.SKIP) and not _only_imports(e.source)
+                   for e in test.examples):
             if any(n in public for n in names) and not any(n in exempt for n in names):
                 logger.warning(f"{_where(obj)}{name}: its docstring has no example that "
                                "runs (add an ``Example:`` section with >>> lines)")
