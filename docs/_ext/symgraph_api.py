@@ -10,7 +10,12 @@
   standard library's ``doctest``, each docstring in a copy of its module's globals,
   with ``ELLIPSIS`` and ``NORMALIZE_WHITESPACE`` as the test suite uses them). A
   failing example is a warning, and so is a public name whose docstring has no example
-  that runs, unless ``api_no_example`` (conf.py) names it with a reason.
+  that runs (skipped ones and bare imports do not count), unless ``api_no_example``
+  (conf.py) names it with a reason. Doctests run with tiered execution off, as the
+  test suite runs them, so results are the kernels' bit for bit.
+* Runs the ``pycon`` blocks of the guides ``guide_doctests`` (conf.py) names.
+* Resolves a reference by a short name (``:exc:`FeedError```) when exactly one
+  documented object has that name (:func:`resolve_short_name`).
 
 ``python docs/build.py`` turns warnings into errors.
 """
@@ -214,11 +219,10 @@ def write_backend_pages(app) -> None:
 
 # -- what autodoc documented -------------------------------------------------------------------
 def _record(app, what, name, obj, options, lines) -> None:
-    documented = app.env.symgraph_documented if hasattr(app.env, "symgraph_documented") \
-        else {}
-    app.env.symgraph_documented = documented
-    if name not in documented:
-        documented[name] = (what, app.env.docname)
+    documented = getattr(app.env, "symgraph_documented", None)
+    if documented is None:
+        documented = app.env.symgraph_documented = {}
+    documented.setdefault(name, (what, app.env.docname))
     doc = obj.__doc__ if not isinstance(obj, property) else obj.fget.__doc__
     if not (doc and doc.strip()) and what != "module":
         logger.warning(f"{name} has no docstring", location=app.env.docname)
