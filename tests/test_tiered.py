@@ -2,9 +2,11 @@
 plan with NumPy while its kernels compile in the background, then the kernels run."""
 
 import multiprocessing
+import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -236,6 +238,47 @@ def test_exiting_while_a_compile_runs_is_clean(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     np.testing.assert_allclose(eval(proc.stdout), [4 * np.tanh(1) * np.e] * 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("when", ["before the child starts", "while waiting for it"])
+def test_exit_leaves_a_compile_in_its_child_process_to_finish(tmp_path, when):
+    """A short script does not wait at exit for the kernels its child process compiles,
+    whether it exits before the child is started or while its compile thread waits for
+    it: the child (slowed down here by a ``sitecustomize`` that sleeps in it) finishes
+    on its own, fills the caches and removes its temporary folder."""
+    hooks, scratch, cache = tmp_path / "hooks", tmp_path / "tmp", tmp_path / "cache"
+    for folder in (hooks, scratch, cache):
+        folder.mkdir()
+    done = tmp_path / "child-done"
+    (hooks / "sitecustomize.py").write_text(
+        "import atexit, os, pathlib, time\n"
+        "if os.environ.get('SYMGRAPH_TIERED') == '0':  # the compile child, not the script\n"
+        "    time.sleep(8)\n"
+        f"    atexit.register(pathlib.Path({str(done)!r}).touch)\n")
+    code = ("import numpy as np, symgraph.backend as K\n"
+            "x = K.placeholder((None, 4))\n"
+            "f = K.function([x], [K.sum(K.tanh(x) * K.exp(x), axis=1)])\n"
+            "print(f([np.ones((2, 4), 'float32')])[0].tolist())\n")
+    if when == "while waiting for it":
+        code += ("import time\nfrom symgraph.runtime import tiered\n"
+                 "end = time.monotonic() + 120\n"
+                 "while not tiered._IN_CHILD and time.monotonic() < end:\n"
+                 "    time.sleep(0.01)\n"
+                 "assert tiered._IN_CHILD, 'no compile child started'\n")
+    env = {**os.environ, "SYMGRAPH_TIERED": "1", "SYMGRAPH_CACHE_DIR": str(cache),
+           "NUMBA_CACHE_DIR": str(cache), "TMPDIR": str(scratch),
+           "PYTHONPATH": os.pathsep.join([str(hooks), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    np.testing.assert_allclose(eval(proc.stdout), [4 * np.tanh(1) * np.e] * 2, rtol=1e-6)
+    assert not done.exists()  # the script ended while its child still slept
+    deadline = time.monotonic() + 300
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert done.exists(), "the compile child did not finish"
+    assert any(p.suffix == ".py" for p in cache.rglob("*"))  # it filled the kernel cache
+    assert list(scratch.iterdir()) == []  # and removed the folder it was handed
 
 
 def test_the_kernels_compile_in_a_child_process_that_fills_the_caches(tmp_path, monkeypatch):

@@ -18,7 +18,9 @@ in its own thread, where any real error is raised. ``SYMGRAPH_COMPILE_WORKER=0``
 compiles in the thread always.
 
 The child runs at a lower CPU priority (:data:`NICENESS`): where cores are short, the
-calls it compiles for come first. Run as
+calls it compiles for come first. A process that exits while its child compiles does
+not wait for it: the child finishes on its own, so the next process finds the kernels
+in the caches (a short script's exit is not held up by kernels it no longer needs). Run as
 ``python -m symgraph.runtime.compile_worker FOLDER`` (``FOLDER`` holding ``graph.sg``
 and ``feeds.npz``); it prints nothing and exits 0 on success.
 """
@@ -26,6 +28,7 @@ and ``feeds.npz``); it prints nothing and exits 0 on success.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -55,16 +58,18 @@ def enabled() -> bool:
         "0", "false", "no", "off")
 
 
-def compile_in_child(fn, feeds: list) -> bool:
+def compile_in_child(fn, feeds: list, started=None) -> bool:
     """Compile ``fn``'s kernels for ``feeds`` in a child process that fills the caches.
 
     Args:
         fn: a :class:`~symgraph.runtime.function.Function`.
         feeds: the arrays of one call (their shapes and values pick the kernels).
+        started: called once the child runs; when it returns False, the child is
+            left to finish on its own (this process is exiting) and False is returned.
 
     Returns:
         True when the child compiled and ran the function; False when it was not tried
-        (switched off, no graph file for this function, too big) or failed.
+        (switched off, no graph file for this function, too big), failed or was left.
     """
     if not enabled():
         return False
@@ -76,19 +81,30 @@ def compile_in_child(fn, feeds: list) -> bool:
         return False
     if len(data) > MAX_GRAPH_BYTES:
         return False
-    with tempfile.TemporaryDirectory(prefix="symgraph-compile-") as folder:
+    # The child removes the folder when it is done: it may outlive this process, which
+    # does not wait for it at exit (runtime.tiered), and then still fills the caches.
+    folder = tempfile.mkdtemp(prefix="symgraph-compile-")
+    try:
         with open(os.path.join(folder, "graph.sg"), "wb") as fh:
             fh.write(data)
         np.savez(os.path.join(folder, "feeds.npz"), *feeds)
         env = dict(os.environ, SYMGRAPH_TIERED="0")
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "symgraph.runtime.compile_worker", folder],
-                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, timeout=TIMEOUT)
-        except (OSError, subprocess.SubprocessError):
-            return False
-    return proc.returncode == 0
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "symgraph.runtime.compile_worker", folder],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        shutil.rmtree(folder, ignore_errors=True)
+        return False
+    if started is not None and not started():
+        return False  # the child removes the folder
+    try:
+        code = proc.wait(TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = proc.wait()
+    shutil.rmtree(folder, ignore_errors=True)  # gone already unless the child failed
+    return code == 0
 
 
 def main(argv=None) -> int:
@@ -105,9 +121,12 @@ def main(argv=None) -> int:
         except OSError:
             pass
     folder = args[0]
-    fn = io.load(os.path.join(folder, "graph.sg"))
-    with np.load(os.path.join(folder, "feeds.npz"), allow_pickle=False) as stored:
-        feeds = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    try:
+        fn = io.load(os.path.join(folder, "graph.sg"))
+        with np.load(os.path.join(folder, "feeds.npz"), allow_pickle=False) as stored:
+            feeds = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    finally:  # read once; the caller may have exited already and cannot remove it
+        shutil.rmtree(folder, ignore_errors=True)
     fn(feeds)
     return 0
 

@@ -24,9 +24,11 @@ Rules that keep it safe:
   in the op registry) run those kernels in tier 0 instead of their references;
 * functions that print (``K.print_tensor``) never run tier 0 (the printing is the
   kernel's effect; it would print twice or not at all);
-* the compiling thread is a daemon; before a ``fork`` and at interpreter exit the
-  process waits for running compiles (a child must not inherit numba's compiler lock
-  half-held, and LLVM must not run while the interpreter tears down);
+* the compiling thread is a daemon; before a ``fork`` the process waits for running
+  compiles (a child must not inherit numba's compiler lock half-held), and at
+  interpreter exit for those running in this process (LLVM must not run while the
+  interpreter tears down); a compile still in its child process is left to the child,
+  which fills the caches on its own (``runtime.compile_worker``);
 * a compile that fails is not hidden: the next call builds the compiled runner in the
   calling thread, where the same error is raised.
 """
@@ -75,13 +77,55 @@ def wait_all(timeout: float | None = None) -> bool:
         return not any(t.is_alive() for t in _RUNNING if t is not me)
 
 
+# Compile threads that are waiting for their child process (compile_worker): at exit
+# they are left to it. The child fills the caches on its own, so the process ends
+# without waiting for kernels it will not run; a thread compiling in this process
+# (numba, which must not be cut off by the interpreter's shutdown) is waited for.
+_IN_CHILD: set = set()
+_EXIT = {"started": False}
+
+
+class _AbandonedError(Exception):
+    """Raised in a compile thread whose child finished after the process began to exit."""
+
+
+def _compile_in_child(fn, feeds) -> None:
+    from .compile_worker import compile_in_child
+
+    me = threading.current_thread()
+
+    def started() -> bool:  # the child runs: wait for it unless the process is exiting
+        with _RUNNING_LOCK:
+            if _EXIT["started"]:
+                return False
+            _IN_CHILD.add(me)
+            return True
+    try:
+        compile_in_child(fn, feeds, started)  # fills the caches without taking the GIL
+    finally:
+        with _RUNNING_LOCK:
+            _IN_CHILD.discard(me)
+            exiting = _EXIT["started"]
+    if exiting:  # nothing will call this function again: load no kernels
+        raise _AbandonedError()
+
+
+def _at_exit() -> None:
+    with _RUNNING_LOCK:
+        _EXIT["started"] = True
+        left = set(_IN_CHILD)
+        threads = [t for t in _RUNNING if t not in left]
+    for thread in threads:
+        thread.join()
+
+
 def _before_fork() -> None:
     wait_all()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork)
-atexit.register(wait_all)
+atexit.register(_at_exit)
 
 
 class TierUp:
@@ -178,8 +222,6 @@ def tier_zero_runner(fn, key, feeds: list, values):
     Returns:
         ``runner(*feeds)`` with the contract of :func:`build_interpreter`.
     """
-    from .compile_worker import compile_in_child
-
     interpreter = build_interpreter(fn.plan, fn._shapes_for(feeds, values),
                                     [ph.id for ph in fn.inputs],
                                     {**fn._constants, **fn._defaults}, fn._output_specs,
@@ -189,7 +231,7 @@ def tier_zero_runner(fn, key, feeds: list, values):
     copies = [np.array(a, copy=True) for a in feeds]  # the caller may reuse its buffers
 
     def compile_and_warm():
-        compile_in_child(fn, copies)  # fills the caches without taking the GIL
+        _compile_in_child(fn, copies)
         runner = fn._build_compiled(key, copies, values)
         try:  # compiles the kernels; a dry run (DRY_RUN)
             runner(*copies)
