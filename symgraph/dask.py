@@ -494,10 +494,20 @@ def warmup(client, f: Function | _Single, *, batch_rows: int = 1) -> dict[str, f
         ValueError: ``batch_rows < 1``, or a function with updates or random ops.
 
     Example:
-        >>> from distributed import Client, LocalCluster      # doctest: +SKIP
-        >>> client = Client(LocalCluster(n_workers=2))        # doctest: +SKIP
-        >>> symgraph.dask.warmup(client, f, batch_rows=4096)  # doctest: +SKIP
-        {'tcp://127.0.0.1:40123': 1.9, 'tcp://127.0.0.1:40125': 2.0}
+        A cluster in this process (``LocalCluster(n_workers=2)`` starts worker
+        processes; the workers of an in-process one set this process's threads):
+
+        >>> import symgraph.backend as K
+        >>> from distributed import Client
+        >>> from symgraph import config
+        >>> threads = config.num_threads()
+        >>> x = K.placeholder((None, 3))
+        >>> f = K.function([x], [K.sum(K.exp(x), axis=1)])
+        >>> with Client(processes=False, n_workers=1, dashboard_address=None) as client:
+        ...     seconds = warmup(client, f, batch_rows=8)
+        >>> len(seconds), all(s >= 0 for s in seconds.values())
+        (1, True)
+        >>> config.set_num_threads(threads)
     """
     fn, _ = _unwrap(f)
     if isinstance(batch_rows, bool) or operator.index(batch_rows) < 1:
