@@ -393,3 +393,28 @@ def test_im2col_in_groups_of_images_matches_references(monkeypatch, chunk_bytes,
         compiled, ref = run_both([x, k], [y, *K.gradients(loss, [x, k])], values)
         for c, r in zip(compiled, ref):
             assert_close(c, r, dtype="float64", rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("pool, strides, padding, spatial", [
+    ((2, 2), (2, 2), "valid", (6, 5)), ((3, 3), (1, 1), "same", (5, 6)),
+    ((3, 2), (2, 1), "same", (7, 4)), ((3,), (2,), "same", (9,)),
+    ((2, 2, 2), (1, 2, 1), "valid", (3, 4, 3))])
+def test_tier_zero_max_pool_gradients_choose_the_compiled_kernels_maxima(
+        dtype, pool, strides, padding, spatial):
+    """The strided NumPy max-pool gradient and gather of tier 0 pick the same first
+    maximum as the numba kernels: ties (few distinct values), windows of -inf, NaNs,
+    overlapping windows and padding; sums over overlapping windows agree to rounding."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, size=(2, *spatial, 3)).astype(dtype)  # many ties
+    x[0, ..., 0] = -np.inf
+    x.reshape(-1)[::7] = np.nan
+    out, _ = conv_grad._plan(spatial, pool, strides, (1,) * len(pool), padding)
+    g = rng.normal(size=(2, *out, 3)).astype(dtype)
+    h = rng.normal(size=x.shape).astype(dtype)
+    args = (pool, strides, padding)
+    np.testing.assert_allclose(conv_grad.max_pool_grad_strided(x, g, *args),
+                               conv_grad.max_pool_grad_channels_last(x, g, *args),
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(conv_grad.max_pool_gather_strided(x, h, *args),
+                                  conv_grad.max_pool_gather_channels_last(x, h, *args))

@@ -240,9 +240,9 @@ def col2im_strided(cols, spatial, out, ksize, strides, dilation, pads):
 def conv_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation,
                                   scatter=None):
     """``dx`` (N, *x_spatial, C) of a correlation with ``w`` (*k, C, O) given ``g``
-    (N, *out, O): a matmul to columns (images*P, K*C) and their col2im, a few images
-    at a time (``conv.COLUMN_CHUNK_BYTES``), or with ``scatter`` (another col2im, e.g.
-    :func:`col2im_strided`) one matmul for all images, then the scatter and a crop."""
+    (N, *out, O): a matmul to columns (images*P, K*C) and their col2im (the compiled
+    one, or ``scatter``, e.g. :func:`col2im_strided`), a few images at a time
+    (``conv.COLUMN_CHUNK_BYTES``), so the columns are scattered while in cache."""
     rank = g.ndim - 2
     ksize, (c, o) = w.shape[:rank], w.shape[-2:]
     n = g.shape[0]
@@ -255,25 +255,26 @@ def conv_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation,
     if g.size == 0 or c == 0 or kprod == 0:
         return np.zeros((n, *x_spatial, c), dtype=g.dtype)
     wt = w.reshape(kprod, c, o).transpose(2, 0, 1).reshape(o, kprod * c)
-    if scatter is not None:
-        cols = np.matmul(g.reshape(-1, o), wt).reshape(n, -1, kprod, c)
-        return scatter(cols, x_spatial, out, ksize, strides, dilation, pads)
-    # a few images at a time: their columns (one matmul) are scattered while in cache
     per_image = math.prod(out)
     check_size((n, *x_spatial, c))
     dx = np.zeros((n, math.prod(x_spatial), c), dtype=g.dtype)
-    table = _checked_table(x_spatial, out, ksize, strides, dilation, pads)
+    table = None if scatter else _checked_table(x_spatial, out, ksize, strides, dilation,
+                                                pads)
     step = images_per_chunk(n, per_image, kprod * c, g.itemsize)
     check_size((step * per_image, kprod * c))
     buf = np.empty((step * per_image, kprod * c), dtype=g.dtype)
     g_rows = g.reshape(n * per_image, o)
-    kernels = _kernels()
+    kernels = None if scatter else _kernels()
     for start in range(0, n, step):
         stop = min(n, start + step)
         cols = buf[:(stop - start) * per_image]
         np.matmul(g_rows[start * per_image:stop * per_image], wt, out=cols)
-        kernels.col2im(cols.reshape(stop - start, per_image, kprod, c), table,
-                       dx[start:stop])
+        cols = cols.reshape(stop - start, per_image, kprod, c)
+        if scatter is None:
+            kernels.col2im(cols, table, dx[start:stop])
+        else:
+            dx[start:stop] = scatter(cols, x_spatial, out, ksize, strides, dilation,
+                                     pads).reshape(stop - start, -1, c)
     return dx.reshape(n, *x_spatial, c)
 
 
@@ -686,6 +687,60 @@ def _max_pool_call(name, x, other, pool_size, strides, padding):
     return res
 
 
+def _first_max_choice(x, pool_size, strides, padding):
+    """``(choice, out, pads)``: per pooled entry, the row-major window offset of its
+    first maximum (-1 for a window of padding only), as the compiled kernels choose it:
+    the first valid entry, then any entry greater than the best so far (NaN never
+    displaces, and is kept where it came first). One strided pass per offset."""
+    rank = x.ndim - 2
+    n, spatial, c = x.shape[0], x.shape[1:-1], x.shape[-1]
+    out, pads = _plan(spatial, pool_size, strides, (1,) * rank, padding)
+    xp = _pad(x, pads)
+    valid = _pad(np.ones((1, *spatial, 1), dtype=bool), pads)  # False on padding
+    best = np.full((n, *out, c), -np.inf, dtype=x.dtype)
+    choice = np.full((n, *out, c), -1, dtype=np.int64)
+    for j, offset in enumerate(itertools.product(*(range(k) for k in pool_size))):
+        index = _offset_index(offset, (1,) * rank, out, strides)
+        values = xp[index]
+        take = valid[index] & ((choice < 0) | (values > best))
+        np.copyto(best, values, where=take)
+        np.copyto(choice, j, where=take)
+    return choice, out, pads
+
+
+def max_pool_grad_strided(x, g, pool_size, strides, padding):
+    """:func:`max_pool_grad_channels_last` without a compiled kernel (tier 0): per window
+    offset, one strided add of ``g`` where that offset holds the first maximum."""
+    rank = x.ndim - 2
+    choice, out, pads = _first_max_choice(x, pool_size, strides, padding)
+    if g.shape != choice.shape:
+        raise ValueError(f"max_pool_grad: the second input has shape {g.shape}, expected "
+                         f"{choice.shape}")
+    padded = tuple(s + b + a for s, (b, a) in zip(x.shape[1:-1], pads))
+    buf = np.zeros((x.shape[0], *padded, x.shape[-1]), dtype=x.dtype)
+    if g.size:
+        zero = np.zeros((), dtype=x.dtype)
+        for j, offset in enumerate(itertools.product(*(range(k) for k in pool_size))):
+            buf[_offset_index(offset, (1,) * rank, out, strides)] += np.where(
+                choice == j, g, zero)
+    return np.ascontiguousarray(_crop(buf, x.shape[1:-1], pads))
+
+
+def max_pool_gather_strided(x, h, pool_size, strides, padding):
+    """:func:`max_pool_gather_channels_last` without a compiled kernel (tier 0)."""
+    rank = x.ndim - 2
+    if h.shape != x.shape:
+        raise ValueError(f"max_pool_gather: the second input has shape {h.shape}, "
+                         f"expected {x.shape}")
+    choice, out, pads = _first_max_choice(x, pool_size, strides, padding)
+    hp = _pad(h.astype(x.dtype, copy=False), pads)
+    res = np.zeros(choice.shape, dtype=x.dtype)
+    for j, offset in enumerate(itertools.product(*(range(k) for k in pool_size))):
+        np.copyto(res, hp[_offset_index(offset, (1,) * rank, out, strides)],
+                  where=choice == j)
+    return res
+
+
 def max_pool_grad_channels_last(x, g, pool_size, strides, padding):
     """``dx``: each window's ``g`` added at its first maximum (row-major over the window;
     padded positions never win)."""
@@ -752,6 +807,24 @@ def _max_pool_gather_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     return _finish(res, fmt, out_shape, out_dtype)
 
 
+def _max_pool_grad_tier0(args, in_shapes, attrs, out_shape, out_dtype):
+    """The kernel with strided NumPy passes in place of the numba loop: nothing to
+    compile (runtime.tiered)."""
+    fmt = attrs["data_format"]
+    x, g = _work(args, out_dtype)
+    res = max_pool_grad_strided(_to_last(x, fmt), _to_last(g, fmt), attrs["pool_size"],
+                                attrs["strides"], attrs["padding"])
+    return _finish(res, fmt, out_shape, out_dtype)
+
+
+def _max_pool_gather_tier0(args, in_shapes, attrs, out_shape, out_dtype):
+    fmt = attrs["data_format"]
+    x, h = _work(args, out_dtype)
+    res = max_pool_gather_strided(_to_last(x, fmt), _to_last(h, fmt), attrs["pool_size"],
+                                  attrs["strides"], attrs["padding"])
+    return _finish(res, fmt, out_shape, out_dtype)
+
+
 def _avg_pool_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     fmt = attrs["data_format"]
     (g,) = _work(args[:1], out_dtype)
@@ -815,16 +888,16 @@ def _ref_avg_pool_grad(arrays, attrs, out_shape, out_dtype):
 
 MAX_POOL_GRAD = register(Op(
     "max_pool_grad", KERNEL, _max_pool_grad_infer, _ref_max_pool_grad,
-    kernel=_max_pool_grad_kernel,
+    kernel=_max_pool_grad_kernel, extra={"tier0": _max_pool_grad_tier0},
     doc="max pooling's input gradient: g routed to each window's first maximum of x"))
 MAX_POOL_GATHER = register(Op(
     "max_pool_gather", KERNEL, _max_pool_gather_infer, _ref_max_pool_gather,
-    kernel=_max_pool_gather_kernel,
+    kernel=_max_pool_gather_kernel, extra={"tier0": _max_pool_gather_tier0},
     doc="input 1 read at each max-pooling window's first maximum of x (max_pool_grad's "
         "adjoint)"))
 AVG_POOL_GRAD = register(Op(
     "avg_pool_grad", KERNEL, _avg_pool_grad_infer, _ref_avg_pool_grad,
-    data_inputs=(0,), kernel=_avg_pool_grad_kernel,
+    data_inputs=(0,), kernel=_avg_pool_grad_kernel, extra={"tier0": "kernel"},
     doc="average pooling's input gradient: g / count spread over each window's valid "
         "entries; input 1 gives the shape"))
 
