@@ -366,3 +366,38 @@ def test_recurrent_loops_in_tier_zero_match_the_compiled_loops():
     for tier_calls, compiled_calls in zip(results[True], results[False]):
         for a, b in zip(tier_calls, compiled_calls):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_tier_zero_where_selects_the_same_bits_as_np_where():
+    """Tier 0's ``where`` (``elementwise.select_bits``, no branch per element) gives
+    np.where's bits: every dtype class, broadcasting, a 0-d condition, NaN payloads,
+    -0.0 and infinities, and mixed operand dtypes (promoted, then cast, as the op)."""
+    from symgraph.ops.elementwise import select_bits
+
+    rng = np.random.default_rng(5)
+    specials = np.array([np.nan, -0.0, np.inf, -np.inf, 1e-45, 3.0])
+    for dtype in ["float16", "float32", "float64", "int8", "uint8", "int32", "int64"]:
+        if dtype.startswith("float"):
+            a = rng.choice(specials, size=(3, 1, 6)).astype(dtype)
+            a.view(f"u{a.itemsize}")[0, 0, 0] |= 1  # a NaN payload bit
+        else:
+            a = rng.integers(0, 100, size=(3, 1, 6)).astype(dtype)
+        b = (rng.normal(size=(4, 6)) * 50).astype(dtype)
+        for cond in (rng.random((3, 4, 1)) > 0.5, np.array(True), rng.random(6) > 0.5):
+            want = np.where(cond, a, b)
+            got = select_bits(cond, a, b, str(want.dtype))
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+    mixed = select_bits(np.array([True, False]), np.array([16777217], "int32"),
+                        np.array([0.5, 0.25], "float32"), "float32")
+    np.testing.assert_array_equal(mixed, np.where([True, False], np.int32(16777217),
+                                                  np.float32([0.5, 0.25])).astype("float32"))
+    # in a function: the first (tier 0) call equals the compiled kernel's
+    x = K.placeholder((None, 64, 64))
+    f = K.function([x], [K.switch(x > 0.0, x * 2.0, K.exp(x))])
+    xv = rng.normal(size=(4, 64, 64)).astype("float32")
+    first = f([xv])[0]
+    assert f._prepared == {}  # tier 0 answered
+    assert f.wait_compiled()
+    np.testing.assert_allclose(f([xv])[0], first, rtol=1e-6)
+    np.testing.assert_allclose(first, np.where(xv > 0, xv * 2, np.exp(xv)), rtol=1e-6)
