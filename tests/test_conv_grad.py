@@ -22,7 +22,7 @@ from symgraph.backend._conv import (
     separable_conv2d,
 )
 from symgraph.errors import ShapeError
-from symgraph.ops import conv_grad
+from symgraph.ops import conv_grad, pool_grad
 from tests.helpers import assert_close, run_both
 
 H = 1e-6
@@ -413,8 +413,8 @@ def test_tier_zero_max_pool_gradients_choose_the_compiled_kernels_maxima(
     g = rng.normal(size=(2, *out, 3)).astype(dtype)
     h = rng.normal(size=x.shape).astype(dtype)
     args = (pool, strides, padding)
-    np.testing.assert_allclose(conv_grad.max_pool_grad_strided(x, g, *args),
-                               conv_grad.max_pool_grad_channels_last(x, g, *args),
+    np.testing.assert_allclose(pool_grad.max_pool_grad_strided(x, g, *args),
+                               pool_grad.max_pool_grad_channels_last(x, g, *args),
                                rtol=1e-6, atol=1e-6)
-    np.testing.assert_array_equal(conv_grad.max_pool_gather_strided(x, h, *args),
-                                  conv_grad.max_pool_gather_channels_last(x, h, *args))
+    np.testing.assert_array_equal(pool_grad.max_pool_gather_strided(x, h, *args),
+                                  pool_grad.max_pool_gather_channels_last(x, h, *args))

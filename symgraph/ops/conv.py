@@ -612,11 +612,13 @@ POOL = register(Op(
     doc="N-d max or average pooling (padding never counts)"))
 
 
-# -- gradient rules (the backward ops live in conv_grad, which imports this module) -------------
+# -- gradient rules (the backward ops live in conv_grad and pool_grad, which import this
+# module) -----------------------------------------------------------------------------------
 from . import conv_grad as _grad  # noqa: E402
+from . import pool_grad as _pool_grad  # noqa: E402
 
 define_grad(CONV, _grad.conv_grad)
 define_grad(DEPTHWISE_CONV, _grad.depthwise_grad)
 define_grad(CONV_TRANSPOSE, _grad.conv_transpose_grad)
 define_grad(LOCAL_CONV, _grad.local_grad)
-define_grad(POOL, _grad.pool_grad)
+define_grad(POOL, _pool_grad.pool_grad)

@@ -19,7 +19,9 @@ An entry holds everything the rest of the system needs to know about the op:
   ``fresh_output`` (the kernel returns a new buffer a fused loop may write into) and
   ``tier0``: what a function's first calls run while the kernels compile
   (``runtime.tiered``): ``"kernel"`` when the kernel compiles nothing (NumPy and
-  BLAS only), or a kernel-like function that compiles nothing; the reference otherwise.
+  BLAS only), or a kernel-like function that compiles nothing; the reference otherwise;
+  ``broadcast_view`` (the value is a zero-stride broadcast of input 0, which fused loops
+  read at its own extent instead).
 * ``grad``: the gradient rule ``grad(node, g)`` returning one gradient (a tensor, or
   None) per input of ``node`` given ``g``, the gradient of the node's output
   (``NOT_DIFFERENTIABLE`` for ops without one). See ``symgraph.autodiff``.

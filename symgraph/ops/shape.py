@@ -178,6 +178,9 @@ BROADCAST_TO = register(Op(
     data_inputs=(0,),
     kernel=lambda args, in_shapes, attrs, out_shape, out_dtype: np.broadcast_to(args[0],
                                                                                 out_shape),
+    # a zero-stride view of input 0: fused loops read that input at its own extent
+    # instead (runtime.runner), indexing the broadcast dims with 0
+    extra={"broadcast_view": True},
     doc="broadcast to a larger shape (a zero-stride view, no copy)"))
 
 

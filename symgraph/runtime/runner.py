@@ -256,13 +256,13 @@ def _group_lines(step, shapes, namespace, maybe_strided, reusable=frozenset()) -
 
 
 def _unbroadcast_index(src, shapes, maybe_strided):
-    """``(index, shape, layout)`` that turns the zero-stride view a ``broadcast_to``
-    node hands a fused loop back into its source's extent (size 1 along the broadcast
-    dims), or None. The loop then indexes those dims with 0 and, for a contiguous
-    source, reads a 'C' array: a zero-stride view is an 'A' array that LLVM does not
-    vectorize (Keras's gradient of a global average pooling: 10 ms -> ~1 ms per
-    step of the residual block benchmark)."""
-    if src.op.name != "broadcast_to":
+    """``(index, shape, layout)`` that turns the zero-stride view a broadcasting node
+    (its op declares ``extra["broadcast_view"]``: ``broadcast_to``) hands a fused loop
+    back into its input 0's extent (size 1 along the broadcast dims), or None. The loop
+    then indexes those dims with 0 and, for a contiguous source, reads a 'C' array: a
+    zero-stride view is an 'A' array that LLVM does not vectorize (Keras's gradient of
+    a global average pooling: 10 ms -> ~1 ms per step of the residual block benchmark)."""
+    if not src.op.extra.get("broadcast_view"):
         return None
     target = tuple(shapes[src.id])
     source = src.inputs[0]
