@@ -148,3 +148,27 @@ def test_each_pass_can_be_switched_off():
     assert Function([x], [out], passes=()).plan.outputs[0] is out
     assert Function([x], [out], passes=("simplify",)).plan.outputs[0] is x
     assert ops.as_tensor(1.0).op.name == "constant"
+
+
+def test_simplify_drops_views_that_are_the_identity_at_static_shapes():
+    """sum_to, broadcast_to and reshape of a fully known shape to that same shape are
+    their input; with a None dim they stay (the run-time shapes may differ)."""
+    from symgraph.ops import gradutil
+
+    def sum_to(g, x):  # as a loop body specialized to static shapes has them
+        return g.graph.make(gradutil.SUM_TO, (g, x))
+
+    x = K.placeholder((4, 3))
+    y = K.placeholder((4, 3))
+    same = [sum_to(x * y, x), K.reshape(x, (4, 3)), ops.broadcast_to(x, (4, 3))]
+    assert [n.op.name for n in same] == ["sum_to", "reshape", "broadcast_to"]
+    assert [n.op.name for n in passes.simplify(same)] == \
+        ["multiply", "placeholder", "placeholder"]
+    assert passes.simplify([sum_to(x * y, K.placeholder((1, 3)))])[0].op.name == "sum_to"
+    u = K.placeholder((None, 3))
+    v = K.placeholder((None, 3))
+    (kept,) = passes.simplify([sum_to(u * v, u)])
+    assert kept.op.name == "sum_to"
+    f = K.function([u, v], [sum_to(u * v, u)])
+    a, b = np.ones((1, 3), "float32"), np.full((5, 3), 2.0, "float32")
+    assert_close(f([a, b])[0], np.full((1, 3), 10.0, "float32"))  # summed over the 5 rows

@@ -359,8 +359,8 @@ def test_recurrent_loops_in_tier_zero_match_the_compiled_loops():
         f.wait_compiled()
         results[mode].append(f([xv]))
         if mode:  # step functions compile with their caller, never on their own
-            bodies = [s.node.attrs["body"]._function for s in f.plan.steps
-                      if s.node.op.name == "scan"]
+            bodies = [fn for s in f.plan.steps if s.node.op.name == "scan"
+                      for fn in s.node.attrs["body"].functions()]
             assert bodies and all(b is not None and b._prepared and not b._tier._threads
                                   for b in bodies)
     for tier_calls, compiled_calls in zip(results[True], results[False]):

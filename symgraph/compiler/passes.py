@@ -141,6 +141,9 @@ def _simplify(node):
             from ..ops import cast
 
             return cast(source, node.dtype)
+    if name in ("sum_to", "broadcast_to", "reshape") and ins[0].shape == node.shape and \
+            ins[0].dtype == node.dtype and ins[0].shape is not None and None not in node.shape:
+        return ins[0]  # the identity at these static shapes (a specialized loop body's)
     if name in ("identity", "stop_gradient"):
         return None  # kept: they are cheap and carry meaning (names, gradients)
     return None
@@ -168,6 +171,7 @@ def _cast_chain_is_one(source, mid, dst) -> bool:
 def simplify(outputs) -> list:
     """Algebraic identities: x*1, x+0, x-0, x/1 -> x; int x*0 -> zeros; -(-x) -> x;
     log(exp(x)) -> x; transpose of transpose -> one (or none); reshape of reshape -> one;
+    sum_to, broadcast_to or reshape of a static shape to that same shape -> its input;
     a lossless cast followed by a cast -> one cast."""
     return rewrite(outputs, _simplify)
 

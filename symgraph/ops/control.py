@@ -48,15 +48,17 @@ import threading
 import numpy as np
 
 from ..core import dtypes, services
-from ..core.graph import ancestors
+from ..core.graph import ancestors, make_leaf
 from ..core.shapes import check_size, dims_compatible, is_fully_known, shape_str
-from ..core.tensor import Constant, Tensor
+from ..core.tensor import Constant, Placeholder, Tensor
 from ..errors import DTypeError, GradientError, GraphError, ShapeError, created_at, op_error
-from .leaves import as_tensor, placeholder
+from .leaves import PLACEHOLDER, as_tensor, placeholder
 from .registry import KERNEL, VIEW, Op, define_grad, register
 
 ALIGN = 64  # byte alignment of each part of a loop's output buffer
 _SHAPE_CACHE_LIMIT = 64
+#: inner functions specialized to concrete leaf shapes per loop body (LoopBody.function_for)
+SPECIALIZED_LIMIT = 8
 _uids = itertools.count(1)
 
 
@@ -109,6 +111,7 @@ class LoopBody:
         self._lock = threading.Lock()
         self._grad_lock = threading.RLock()
         self._function = None
+        self._specialized: dict[tuple, object] = {}  # leaf shapes -> inner function
         self._layouts: dict[tuple, Layout] = {}
         self._grad_bodies: dict[int, GradBody] = {}
 
@@ -135,6 +138,38 @@ class LoopBody:
                 fn = self._function
         return fn
 
+    def function_for(self, leaf_shapes):
+        """The inner function compiled for these concrete leaf shapes (one per shape
+        set, at most ``SPECIALIZED_LIMIT``; then, and for bodies that draw random
+        numbers, the generic :meth:`function`).
+
+        The body is cloned onto placeholders of these shapes, so every node has a
+        static shape and the compiler's passes drop what is the identity at them
+        (``sum_to`` of a gradient that was not broadcast, a reshape to its own shape).
+        Those views split a GRU step's gradient into 36 kernels of one or two
+        operations each; specialized, its elementwise work fuses. Results are the
+        same: the same operations in the same order, rounded to the same dtypes."""
+        key = tuple(leaf_shapes)
+        fn = self._specialized.get(key)
+        if fn is not None:
+            return fn
+        if self.randoms or len(self._specialized) >= SPECIALIZED_LIMIT:
+            return self.function()
+        with self._lock:
+            fn = self._specialized.get(key)
+            if fn is None and len(self._specialized) < SPECIALIZED_LIMIT:
+                leaves, outputs = _clone_for_shapes(self, key)
+                fn = services.compile_function(leaves, outputs, name=f"{self.kind}_body",
+                                               inner=True)
+                self._specialized[key] = fn
+        return fn if fn is not None else self.function()
+
+    def functions(self) -> list:
+        """The inner functions compiled so far: the generic one (if any), then one per
+        specialized shape set."""
+        generic = [self._function] if self._function is not None else []
+        return generic + list(self._specialized.values())
+
     def layout(self, in_shapes) -> Layout:
         """Shapes, dtypes and byte offsets of the loop's results for these input shapes."""
         key = tuple(None if s is None else tuple(s) for s in in_shapes)
@@ -156,6 +191,29 @@ class LoopBody:
                 found = _build_grad_body(self, index)
                 self._grad_bodies[index] = found
             return found
+
+
+def _clone_for_shapes(body: LoopBody, leaf_shapes) -> tuple[list, list]:
+    """``(leaves, outputs)``: the body rebuilt, in its graph, on placeholders of the
+    concrete ``leaf_shapes`` (shape rules run again, so its nodes get static shapes)."""
+    graph = body.outputs[0].graph
+    mapping: dict[int, Tensor] = {}
+    for ph, shape in zip(body.leaves, leaf_shapes):
+        mapping[ph.id] = make_leaf(graph, PLACEHOLDER, Placeholder, tuple(shape), ph.dtype,
+                                   ph.name)
+    for node in body.nodes:
+        if node.id in mapping:
+            continue
+        if not node.inputs:  # literal constants and fills of the body
+            mapping[node.id] = node
+            continue
+        before = len(graph.nodes)
+        new = graph._make(node.op, tuple(mapping[s.id] for s in node.inputs),
+                          dict(node.attrs))
+        if new.id >= before:
+            new.location = node.location  # errors name the user's line, not this one
+        mapping[node.id] = new
+    return [mapping[ph.id] for ph in body.leaves], [mapping[t.id] for t in body.outputs]
 
 
 def closure(targets) -> list:
@@ -335,7 +393,8 @@ def _scan_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     saved_randoms = parts[n_out + len(body.saved_states):]
     for p in sums:
         p[...] = 0
-    fn = body.function()
+    fn = body.function_for([a.shape[1:] for a in seqs] + [a.shape for a in states] +
+                           [a.shape for a in caps])
     steps = range(layout.steps - 1, -1, -1) if body.reverse else range(layout.steps)
     for t in steps:
         for k, p in enumerate(saved_states):
