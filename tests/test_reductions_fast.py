@@ -226,3 +226,42 @@ def test_a_fill_larger_than_the_arrays_along_a_reduced_axis_is_not_fused():
     f = Function([x, row], [out])
     got = f([np.zeros((5, 3), np.float32), np.array([[1, 2, 3]], np.float32)])[0]
     np.testing.assert_array_equal(got, [5, 10, 15])
+
+
+@pytest.mark.parametrize("kind", ["sum", "mean", "prod", "max", "min", "any", "all"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "uint8", "bool"])
+def test_bound_reductions_match_the_general_path_bit_for_bit(kind, dtype):
+    """``bind_reduction`` plans a reduction once per shape (what compiled functions
+    call); every result is ``run_reduction``'s, NaN and infinities included, and inputs
+    it was not planned for (strided, another shape or dtype) take the general path."""
+    for shape, axes in [((64, 96), (0,)), ((64, 96), (1,)), ((3, 4, 5), (0, 2)),
+                        ((7,), (0,)), ((2, 1, 6), (1,)), ((5, 6), (0, 1))]:
+        x = (RNG.normal(size=shape) * 3).astype(dtype) if dtype != "bool" else \
+            RNG.random(shape) > 0.5
+        if dtype.startswith("float"):
+            x.flat[::7] = np.nan
+            x.flat[3::11] = np.inf
+        out_dtype = "float64" if kind == "mean" and dtype == "bool" else (
+            "bool" if kind in ("any", "all") else dtype)
+        for keepdims in (False, True):
+            bound = reductions.bind_reduction(kind, shape, dtype, axes, keepdims, out_dtype)
+            assert bound is not None
+            want = run_reduction(kind, x, axes, keepdims, out_dtype)
+            got = bound(x)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+            strided = np.repeat(x, 2, axis=-1)[..., ::2]
+            np.testing.assert_array_equal(bound(strided), want)
+    bound = reductions.bind_reduction(kind, (4, 3), dtype, (0,), False, out_dtype)
+    other = np.ones((5, 3), dtype=dtype)
+    np.testing.assert_array_equal(bound(other), run_reduction(kind, other, (0,), False,
+                                                              out_dtype))
+
+
+def test_reductions_that_bind_does_not_plan():
+    assert reductions.bind_reduction("argmax", (4, 3), "float32", (0,), False, "int64") is None
+    assert reductions.bind_reduction("sum", (0, 3), "float32", (0,), False, "float32") is None
+    assert reductions.bind_reduction("sum", (4, 3), "float16", (0,), False, "float16") is None
+    big = (parallelism.PARALLEL_MIN * 4,)
+    if reductions.threads_for(big[0]) > 1:
+        assert reductions.bind_reduction("sum", big, "float32", (0,), False, "float32") is None

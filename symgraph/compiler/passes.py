@@ -95,9 +95,68 @@ def _neutral_operand(const, x, result) -> bool:
         all(d == 1 for d in const.shape)
 
 
+def _add_leaves(node, shape, dtype) -> list:
+    """The operands of a tree of ``add`` nodes of one static shape and dtype."""
+    if node.op.name != "add" or node.shape != shape or node.dtype != dtype:
+        return [node]
+    return [leaf for s in node.inputs for leaf in _add_leaves(s, shape, dtype)]
+
+
+def _slab(index, shape):
+    """``(axis, start, stop)`` when a basic index selects a contiguous range along one
+    axis and everything along the others, else None."""
+    if len(index) != len(shape):
+        return None
+    found = None
+    for axis, (item, dim) in enumerate(zip(index, shape)):
+        if item[0] != "slice" or item[3] not in (None, 1):
+            return None
+        start, stop, _ = slice(item[1], item[2]).indices(dim)
+        if (start, stop) != (0, dim):
+            if found is not None:
+                return None
+            found = (axis, start, stop)
+    return found
+
+
+def _scatters_as_concatenate(node):
+    """A sum of ``scatter_index`` gradients that tile one axis of a static shape is
+    their concatenation (the gradient of slicing a matmul's columns into gates): no
+    zero-filled buffers, no additions. -0.0 entries stay -0.0 (the sum would add +0.0)."""
+    shape, dtype = node.shape, node.dtype
+    if shape is None or None in shape:
+        return None
+    parts = _add_leaves(node, shape, dtype)
+    slabs = []
+    for part in parts:
+        if part.op.name != "scatter_index" or part.dtype != dtype or \
+                part.inputs[1].shape != shape:
+            return None
+        slab = _slab(part.attrs["index"], shape)
+        if slab is None:
+            return None
+        slabs.append((slab, part.inputs[0]))
+    slabs.sort(key=lambda item: item[0][1])
+    axis = slabs[0][0][0]
+    end = 0
+    for (a, start, stop), _ in slabs:
+        if a != axis or start != end or stop <= start:
+            return None
+        end = stop
+    if end != shape[axis]:
+        return None
+    from ..ops import concatenate
+
+    return concatenate([value for _, value in slabs], axis=axis)
+
+
 def _simplify(node):
     name = node.op.name
     ins = node.inputs
+    if name == "add" and ins[0].op.name in ("scatter_index", "add"):
+        joined = _scatters_as_concatenate(node)
+        if joined is not None:
+            return joined
     if name in ("multiply", "add", "subtract", "true_divide"):
         a, b = ins
         va, vb = _constant_value(a), _constant_value(b)
@@ -172,6 +231,7 @@ def simplify(outputs) -> list:
     """Algebraic identities: x*1, x+0, x-0, x/1 -> x; int x*0 -> zeros; -(-x) -> x;
     log(exp(x)) -> x; transpose of transpose -> one (or none); reshape of reshape -> one;
     sum_to, broadcast_to or reshape of a static shape to that same shape -> its input;
+    a sum of scatter_index gradients tiling one axis -> their concatenation;
     a lossless cast followed by a cast -> one cast."""
     return rewrite(outputs, _simplify)
 

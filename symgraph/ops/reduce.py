@@ -15,7 +15,7 @@ from .. import config
 from ..core import dtypes
 from ..core.shapes import normalize_axes, normalize_axis
 from ..core.tensor import Tensor
-from ..kernels.reductions import run_reduction
+from ..kernels.reductions import bind_reduction, run_reduction
 from .elementwise import cast
 from .leaves import as_tensor
 from .registry import NOT_DIFFERENTIABLE, REDUCE, Op, define_grad, register
@@ -97,10 +97,19 @@ def _kernel(kind):
     return kernel
 
 
+def _binder(kind):
+    def bind(in_shapes, in_dtypes, attrs, out_shape, out_dtype):
+        bound = bind_reduction(kind, in_shapes[0], in_dtypes[0], attrs["axes"],
+                               attrs["keepdims"], out_dtype)
+        return None if bound is None else (lambda args: bound(args[0]))
+    return bind
+
+
 OPS = {}
 for _kind in REDUCTIONS:
     OPS[_kind] = register(Op(
         _kind, REDUCE, _infer(_kind), _reference(_kind), kernel=_kernel(_kind),
+        extra={"bind": _binder(_kind)},
         **({"grad": NOT_DIFFERENTIABLE} if _kind in ("any", "all", "argmax", "argmin") else {}),
         doc=f"{_kind} over axes"))
 

@@ -21,7 +21,9 @@ An entry holds everything the rest of the system needs to know about the op:
   (``runtime.tiered``): ``"kernel"`` when the kernel compiles nothing (NumPy and
   BLAS only), or a kernel-like function that compiles nothing; the reference otherwise;
   ``broadcast_view`` (the value is a zero-stride broadcast of input 0, which fused loops
-  read at its own extent instead).
+  read at its own extent instead); ``bind(in_shapes, in_dtypes, attrs, out_shape,
+  out_dtype)``: the kernel planned once for concrete shapes, a ``run(args)`` the
+  runner calls instead of ``kernel`` (or None: the kernel decides each call).
 * ``grad``: the gradient rule ``grad(node, g)`` returning one gradient (a tensor, or
   None) per input of ``node`` given ``g``, the gradient of the node's output
   (``NOT_DIFFERENTIABLE`` for ops without one). See ``symgraph.autodiff``.

@@ -15,7 +15,7 @@ import numpy as np
 from ..core.shapes import normalize_axis, num_elements
 from ..core.tensor import Tensor
 from ..errors import DTypeError, ShapeError, op_error
-from ..kernels.copies import contiguous, copy_into
+from ..kernels.copies import contiguous
 from .dims import is_expr, is_value, resolve_entry
 from .leaves import as_tensor
 from .registry import KERNEL, NOT_DIFFERENTIABLE, VIEW, Op, define_grad, register
@@ -316,13 +316,10 @@ def _concat_infer(in_shapes, in_dtypes, attrs):
 
 
 def _concat_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    # a plain copy (the inputs share the output's dtype): NumPy's memcpy loops, ~1 us
+    # for a GRU's three gate gradients where a numba copy kernel per part took ~10 us
     out = np.empty(out_shape, dtype=out_dtype)
-    axis, offset = attrs["axis"], 0
-    for a in args:
-        index = [slice(None)] * len(out_shape)
-        index[axis] = slice(offset, offset + a.shape[axis])
-        copy_into(out[tuple(index)], a)
-        offset += a.shape[axis]
+    np.concatenate(args, axis=attrs["axis"], out=out, casting="equiv")
     return out
 
 
