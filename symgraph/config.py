@@ -247,3 +247,42 @@ def set_tiered(on: bool | None) -> None:
         >>> config.set_tiered(before)
     """
     _TIERED[0] = None if on is None else bool(on)
+
+
+# -- loop hoisting (ops.loop_hoist) ----------------------------------------------------------
+_HOIST_LOOPS: list = [None]  # None: $SYMGRAPH_HOIST_LOOPS, else on
+
+
+def hoist_loops() -> bool:
+    """Return whether ``K.rnn`` lifts the work of a step that reads only its inputs
+    (``x_t @ W + b``) out of the loop, as one matmul over all steps (see
+    ``symgraph.ops.loop_hoist``). On by default; ``set_hoist_loops`` wins, then
+    ``$SYMGRAPH_HOIST_LOOPS`` (``0`` switches it off). Results agree to float
+    rounding: BLAS may round a row of a taller matmul differently in the last bit.
+
+    Example:
+        >>> from symgraph import config
+        >>> isinstance(config.hoist_loops(), bool)
+        True
+    """
+    if _HOIST_LOOPS[0] is None:
+        import os
+
+        _HOIST_LOOPS[0] = os.environ.get("SYMGRAPH_HOIST_LOOPS", "1").strip().lower() \
+            not in ("0", "false", "no", "off")
+    return _HOIST_LOOPS[0]
+
+
+def set_hoist_loops(on: bool | None) -> None:
+    """Switch loop hoisting on or off for loops built afterwards (``None``: back to
+    ``$SYMGRAPH_HOIST_LOOPS``).
+
+    Example:
+        >>> from symgraph import config
+        >>> before = config.hoist_loops()
+        >>> config.set_hoist_loops(False)
+        >>> config.hoist_loops()
+        False
+        >>> config.set_hoist_loops(before)
+    """
+    _HOIST_LOOPS[0] = None if on is None else bool(on)

@@ -102,9 +102,12 @@ def test_a_blas_product_whose_bits_depend_on_openblas_threads_does_not_depend_on
         assert np.array_equal(got, expected)
 
 
-def test_large_kernels_give_the_same_bits_serial_or_parallel_under_the_cap():
+def test_large_kernels_give_the_same_bits_serial_or_parallel_under_the_cap(monkeypatch):
     """Above PARALLEL_MIN, a plain call runs the parallel twins and batched runs cap
     the kernels at one thread (serial twins): the same bits either way."""
+    from symgraph.kernels import parallelism
+
+    monkeypatch.setattr(parallelism, "PARALLEL_MIN", 1 << 18)
     rng = np.random.default_rng(4)
     x = K.placeholder((None, 512))
     y = K.exp(-K.square(x)) * 3.0 + K.tanh(x)

@@ -186,7 +186,12 @@ def test_rnn_inputs_list_outputs_list_and_int_mask():
     assert_close(got[4], exp[2][0], "float32")
 
 
-def test_captures_are_loop_inputs_and_inner_placeholders_stay_inside():
+def test_captures_are_loop_inputs_and_inner_placeholders_stay_inside(monkeypatch):
+    from symgraph import config
+
+    # the step's work reads no state: hoisting (tests/test_loop_hoist.py) would lift
+    # all of it out of the loop, and this test is about what stays inside
+    monkeypatch.setattr(config, "_HOIST_LOOPS", [False])
     x = K.placeholder((None, None, F))
     scale = K.placeholder((), name="scale")  # an outer placeholder read by the step
     w_in = K.variable(np.ones((F, U)))

@@ -174,13 +174,15 @@ def test_simplify_drops_views_that_are_the_identity_at_static_shapes():
     assert_close(f([a, b])[0], np.full((1, 3), 10.0, "float32"))  # summed over the 5 rows
 
 
-def test_summed_scatters_that_tile_an_axis_become_a_concatenate():
+@pytest.mark.parametrize("rows", [4, None])
+def test_summed_scatters_that_tile_an_axis_become_a_concatenate(rows):
     """The gradient of slicing a (4, 9) tensor into three column blocks is their
-    concatenation; a gap, an overlap or a second axis keeps the scatters."""
+    concatenation (also with a batch dim known only at run time); a gap or an overlap
+    keeps the scatters."""
     from symgraph.ops import gradutil
 
-    m = K.placeholder((4, 9))
-    parts = [K.placeholder((4, 3)) for _ in range(3)]
+    m = K.placeholder((rows, 9))
+    parts = [K.placeholder((rows, 3)) for _ in range(3)]
     index = lambda a, b: (("slice", None, None, 1), ("slice", a, b, 1))  # noqa: E731
 
     def scatter(p, a, b):
@@ -196,10 +198,10 @@ def test_summed_scatters_that_tile_an_axis_become_a_concatenate():
         assert kept.op.name == "add"
     values = [np.random.default_rng(k).normal(size=(4, 3)).astype("float32")
               for k in range(3)]
-    f = K.function(parts, [tiled, overlap])
+    f = K.function([m, *parts], [tiled, overlap])
     want_overlap = np.zeros((4, 9), "float32")
     for v, (a, b) in zip(values, [(0, 3), (2, 5), (6, 9)]):
         want_overlap[:, a:b] += v
-    got = f(values)
+    got = f([np.zeros((4, 9), "float32"), *values])
     assert_close(got[0], np.concatenate(values, axis=1))
     assert_close(got[1], want_overlap)

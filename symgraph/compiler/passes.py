@@ -104,12 +104,16 @@ def _add_leaves(node, shape, dtype) -> list:
 
 def _slab(index, shape):
     """``(axis, start, stop)`` when a basic index selects a contiguous range along one
-    axis and everything along the others, else None."""
+    axis of static size and everything along the others, else None."""
     if len(index) != len(shape):
         return None
     found = None
     for axis, (item, dim) in enumerate(zip(index, shape)):
         if item[0] != "slice" or item[3] not in (None, 1):
+            return None
+        if item[1] in (None, 0) and item[2] is None:
+            continue  # the whole axis, whatever its run-time size
+        if dim is None:
             return None
         start, stop, _ = slice(item[1], item[2]).indices(dim)
         if (start, stop) != (0, dim):
@@ -120,17 +124,20 @@ def _slab(index, shape):
 
 
 def _scatters_as_concatenate(node):
-    """A sum of ``scatter_index`` gradients that tile one axis of a static shape is
+    """A sum of ``scatter_index`` gradients that tile one axis of static size is
     their concatenation (the gradient of slicing a matmul's columns into gates): no
     zero-filled buffers, no additions. -0.0 entries stay -0.0 (the sum would add +0.0)."""
     shape, dtype = node.shape, node.dtype
-    if shape is None or None in shape:
+    if shape is None:
         return None
     parts = _add_leaves(node, shape, dtype)
     slabs = []
-    for part in parts:
+    if parts[0].op.name != "scatter_index":
+        return None
+    ref = parts[0].inputs[1]
+    for part in parts:  # one reference tensor: the None dims are the same at run time
         if part.op.name != "scatter_index" or part.dtype != dtype or \
-                part.inputs[1].shape != shape:
+                part.inputs[1] is not ref or ref.shape != shape:
             return None
         slab = _slab(part.attrs["index"], shape)
         if slab is None:

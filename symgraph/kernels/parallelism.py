@@ -13,7 +13,12 @@ import threading
 from .. import config
 from .load import usable_cores
 
-PARALLEL_MIN = 1 << 18  #: elements below which kernels always run serially
+#: elements below which kernels always run serially. Waking numba's pool costs ~0.15 ms
+#: on the 2-core VM of docs/performance.md: x * 2 + 1 on 2**18 float32 takes 34 us on one
+#: thread and 209 us on two, on 2**20 108 vs 333 us, and first gains at 2**22 (1.2 vs
+#: 0.89 ms); a tanh/exp/sigmoid chain gains from 2**20 (1.9 vs 1.8 ms). 2**18 made every
+#: large-batch bias add of a training step slower than its serial loop.
+PARALLEL_MIN = 1 << 21
 _PAR_LOCK = threading.Lock()  # numba's workqueue pool cannot run two parallel launches
 _THREAD_CAP = config.KERNEL_THREAD_CAP  # per-thread cap on n_threads (0 or absent: none)
 

@@ -47,12 +47,14 @@ import threading
 
 import numpy as np
 
+from .. import config
 from ..core import dtypes, services
 from ..core.graph import ancestors, make_leaf
 from ..core.shapes import check_size, dims_compatible, is_fully_known, shape_str
 from ..core.tensor import Constant, Placeholder, Tensor
 from ..errors import DTypeError, GradientError, GraphError, ShapeError, created_at, op_error
 from .leaves import PLACEHOLDER, as_tensor, placeholder
+from .loop_hoist import hoist
 from .registry import KERNEL, VIEW, Op, define_grad, register
 
 ALIGN = 64  # byte alignment of each part of a loop's output buffer
@@ -735,6 +737,11 @@ def scan(kind: str, step, sequences, initial_states, *, min_steps: int = 0,
     captures, cloned = _capture_and_clone(graph, seq_phs + state_phs, inner, start_id)
     capture_phs = [cloned[c.id] for c in captures]
     outs = [cloned.get(t.id, t) for t in inner]
+    if kind == "rnn" and config.hoist_loops():  # x_t @ W + b for all steps at once
+        hoisted = hoist(graph.ancestors(outs), seq_phs, sequences, capture_phs, captures,
+                        outs)
+        if hoisted is not None:
+            seq_phs, sequences, capture_phs, captures, outs = hoisted
     body = LoopBody(kind, seq_phs, state_phs, capture_phs, captures,
                     outs[:len(step_outputs)], outs[len(step_outputs):], min_steps)
     loop_inputs = (*sequences, *initial_states, *captures)
