@@ -30,7 +30,10 @@ process with the same directories (the kernel caches on disk). Its steady epoch 
 warm process's: symgraph runs a new function's first calls interpreted while its kernels
 compile in a background thread (``symgraph/runtime/tiered.py``), so in the cold process
 the epochs after the first can still be slow; their median is reported separately, as a
-multiple of the warm steady epoch. tf_keras runs once (it keeps no disk
+multiple of the warm steady epoch. After its timed epochs the cold process waits (untimed)
+for its background compiles to fill the caches: a process that exits does not wait for its
+compile children (they finish on their own), and the warm process must not start while
+they still run, or it would measure a compile racing a half-filled cache. tf_keras runs once (it keeps no disk
 cache), in the interpreter given by ``--tf-python`` (default: this one if it has
 tf_keras, else ``/tmp/benchvenv/bin/python`` if present, else tf_keras is skipped).
 
@@ -259,7 +262,15 @@ def child(args) -> dict:
     rest = net.fit(x, y, batch_size=cfg["batch"], epochs=args.epochs, verbose=0,
                    callbacks=[timer])
     losses = [float(v) for v in first.history["loss"] + rest.history["loss"]]
+    compile_wait = 0.0
+    if args.engine == "symgraph":  # untimed: the caches are full before the next process
+        from symgraph.runtime import tiered
+
+        t1 = time.perf_counter()
+        tiered.wait_all()
+        compile_wait = time.perf_counter() - t1
     return {
+        "compile_wait_after": compile_wait,
         "import": imported,
         "built_since_start": built_since_spawn,
         "first_epoch": first_epoch,
