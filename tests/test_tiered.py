@@ -401,3 +401,41 @@ def test_tier_zero_where_selects_the_same_bits_as_np_where():
     assert f.wait_compiled()
     np.testing.assert_allclose(f([xv])[0], first, rtol=1e-6)
     np.testing.assert_allclose(first, np.where(xv > 0, xv * 2, np.exp(xv)), rtol=1e-6)
+
+
+def test_kernels_in_the_disk_cache_load_in_the_thread_without_a_child(tmp_path, monkeypatch):
+    """A compile whose kernels are all on disk (a warm cache, a second process) loads
+    them in its thread (``cache.cached_only``); only a missing kernel starts a child."""
+    from symgraph.kernels import cache
+
+    monkeypatch.setenv("SYMGRAPH_CACHE_DIR", str(tmp_path / "symgraph"))
+    cache.reset()
+    children = []
+    real = tiered._compile_in_child
+
+    def counted(fn, feeds):
+        children.append(fn)
+        real(fn, feeds)
+
+    monkeypatch.setattr(tiered, "_compile_in_child", counted)
+    try:
+        x = K.placeholder((None, 3))
+        expr = K.sum(K.exp(x) * 3.25 - x, axis=1)
+        xv = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+        f = K.function([x], [expr])
+        first = f([xv])[0]
+        assert f.wait_compiled() and f._prepared
+        assert len(children) == 1  # an empty cache: the child compiled
+        with pytest.raises(cache.NotCachedError):
+            with cache.cached_only():
+                cache.load("def never_compiled():\n    return 1\n")
+        cache.reset()  # as a new process: nothing in memory, everything on disk
+        g = K.function([x], [expr])
+        second = g([xv])[0]
+        assert g.wait_compiled() and g._prepared
+        assert len(children) == 1  # loaded from the disk caches in the thread
+        np.testing.assert_allclose(first, second, rtol=1e-6)
+        np.testing.assert_array_equal(g([xv])[0], f([xv])[0])
+    finally:
+        monkeypatch.undo()
+        cache.reset()

@@ -22,6 +22,7 @@ package.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -105,6 +106,64 @@ def reset() -> None:
         _disk_state.update(dir=None, checked=False, usable=False)
 
 
+class NotCachedError(Exception):
+    """Raised by :func:`load` inside :func:`cached_only` for a kernel that numba would
+    have to compile (its machine code is not in the disk cache)."""
+
+
+_PROBE = threading.local()  # .digests: kernels with numba machine code on disk
+
+
+@contextlib.contextmanager
+def cached_only():
+    """Within this block, in this thread, :func:`load` only loads: a kernel missing
+    from the disk caches raises :class:`NotCachedError` instead of compiling. Tier 0 tries
+    this first, in a thread, before it starts a compile child: loading cached machine
+    code takes milliseconds per kernel, a child process a second or two to start.
+
+    Example:
+        >>> from symgraph.kernels import cache
+        >>> try:
+        ...     with cache.cached_only():
+        ...         cache.load("def f():\\n    return 'never compiled before'\\n")
+        ... except cache.NotCachedError:
+        ...     print("not cached")
+        not cached
+    """
+    directory = _usable_dir()
+    digests: set = set()
+    for folder in _numba_folders(directory) if directory is not None else ():
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        digests |= {n[2:n.index(".")] for n in names if n.startswith("k_") and
+                    n.endswith(".nbi")}
+    _PROBE.digests = digests
+    try:
+        yield
+    finally:
+        _PROBE.digests = None
+
+
+def _numba_folders(directory: str) -> list:
+    """Where numba keeps the index files of the kernels in ``directory``: beside them
+    (``__pycache__``), or under numba's ``CACHE_DIR`` (``$NUMBA_CACHE_DIR`` when this
+    process imported numba) in a folder named as numba's
+    ``UserProvidedCacheLocator`` names it (the folder's name and the SHA-1 of its path).
+    Should numba name it otherwise, the probe finds nothing and tier 0 compiles in a
+    child as before."""
+    from numba.core import config as numba_config  # what this process's numba reads
+
+    folders = [os.path.join(directory, "__pycache__")]
+    numba_dir = numba_config.CACHE_DIR
+    if numba_dir:
+        path = os.path.abspath(directory)
+        name = f"{os.path.split(path)[-1]}_{hashlib.sha1(path.encode()).hexdigest()}"
+        folders.append(os.path.join(numba_dir, name))
+    return folders
+
+
 def load(source: str, shared: bool = False) -> types.ModuleType:
     """Return the module compiled from ``source`` (kernels inside it are lazily
     compiled by numba on first call, or loaded from numba's disk cache). ``shared``:
@@ -122,6 +181,9 @@ def load(source: str, shared: bool = False) -> types.ModuleType:
             STATS["memory_hits"] += 1
             _by_source[source] = module
             return module
+        probe = getattr(_PROBE, "digests", None)
+        if probe is not None and digest not in probe:
+            raise NotCachedError(f"k_{digest}")
         directory = _usable_dir()
         module = None
         if directory is not None:

@@ -43,6 +43,7 @@ import numpy as np
 
 from ..core.tensor import Placeholder, Variable
 from ..errors import FeedError, ShapeError, created_at
+from ..kernels.cache import NotCachedError, cached_only
 
 __all__ = ["DRY_RUN", "TierUp", "build_interpreter", "tier_zero_runner", "wait_all"]
 
@@ -231,8 +232,15 @@ def tier_zero_runner(fn, key, feeds: list, values):
     copies = [np.array(a, copy=True) for a in feeds]  # the caller may reuse its buffers
 
     def compile_and_warm():
+        try:  # every kernel in the disk caches: load them here, no child needed
+            with cached_only():
+                return warm(fn._build_compiled(key, copies, values))
+        except NotCachedError:
+            pass
         _compile_in_child(fn, copies)
-        runner = fn._build_compiled(key, copies, values)
+        return warm(fn._build_compiled(key, copies, values))
+
+    def warm(runner):
         try:  # compiles the kernels; a dry run (DRY_RUN)
             runner(*copies)
         except (FeedError, ShapeError, ValueError, ArithmeticError):
