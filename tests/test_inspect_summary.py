@@ -62,7 +62,10 @@ def test_summary_takes_tensors_lists_functions_and_files(tmp_path):
     assert page.startswith("<table") and page.count("<tr>") == 4 and "FLOPs/row" in page
 
 
-def test_summary_counts_matmul_conv_and_loop_flops():
+def test_summary_counts_matmul_conv_and_loop_flops(monkeypatch):
+    from symgraph import config
+
+    monkeypatch.setattr(config, "_HOIST_LOOPS", [False])  # keep the matmul in the step
     x = K.placeholder((None, 5, 3), name="seq")
     w = K.variable(np.ones((3, 4), "float32"))
 
@@ -76,6 +79,11 @@ def test_summary_counts_matmul_conv_and_loop_flops():
     scan = next(r for r in s.rows if r.op == "scan")
     # 5 steps x (matmul 2*2*4*3 + add 8 + tanh 8) at batch 2
     assert scan.flops_batch == 5 * (2 * 2 * 4 * 3 + 8 + 8)
+    monkeypatch.setattr(config, "_HOIST_LOOPS", [True])  # the matmul runs before the loop
+    last, _, _ = K.rnn(step, x, [h0])
+    s = summary(last, batch_size=2, expand=True)
+    assert next(r for r in s.rows if r.op == "scan").flops_batch == 5 * (8 + 8)
+    assert sum(r.flops_batch for r in s.rows if r.op == "matmul") == 2 * 5 * 2 * 4 * 3
     img = K.placeholder((None, 6, 6, 2))
     conv = K.conv2d(img, K.variable(np.ones((3, 3, 2, 4), "float32")), padding="same")
     row = next(r for r in summary(conv, batch_size=1, expand=True).rows if r.op == "conv")

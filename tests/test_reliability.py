@@ -281,7 +281,7 @@ _FORK_SCRIPT = """
 import sys, multiprocessing as mp
 import numpy as np
 
-BIG = np.ones(1_500_000, "float32")  # large enough for the parallel kernels
+BIG = np.ones(4_000_000, "float32")  # above PARALLEL_MIN: the parallel kernels run
 
 
 def build():
@@ -327,7 +327,7 @@ def test_children_call_compiled_functions_after_parallel_kernels(tmp_path, metho
     layer, exitcode, *value = run.stdout.split(maxsplit=2)
     assert layer != "omp" and exitcode == "0", run.stdout + run.stderr
     first, total = eval(value[0])  # the child's (out[0], sum) tuple
-    assert abs(first - (np.exp(1) * 2 + 1)) < 1e-5 and total == 4.5e6
+    assert abs(first - (np.exp(1) * 2 + 1)) < 1e-5 and total == 3.0 * 4_000_000
 
 
 def test_an_explicit_threading_layer_is_respected():
@@ -337,7 +337,7 @@ def test_an_explicit_threading_layer_is_respected():
 
     code = ("import numpy as np, numba, symgraph.backend as K\n"
             "x = K.placeholder((None,))\n"
-            "K.function([x], [K.exp(x)])([np.ones(1_500_000, 'float32')])\n"
+            "K.function([x], [K.exp(x)])([np.ones(4_000_000, 'float32')])\n"
             "print(numba.threading_layer())\n")
     env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", NUMBA_NUM_THREADS="2")
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,

@@ -253,9 +253,10 @@ def tier_zero_runner(fn, key, feeds: list, values):
 
     def first_call(*args):
         result = interpreter(*args)
-        if fn.inputs:
+        if fn.inputs:  # later calls just interpret, until the compile installs its
+            # runner (set first: a compile that loads cached kernels can finish at once)
+            fn._interpreters[key] = interpreter
             fn._tier.start(key, compile_and_warm)
-            fn._interpreters[key] = interpreter  # later calls: just interpret
         else:  # K.eval-like: compile only when it is asked for again
             fn._interpreters[key] = start_then_interpret
         return result
