@@ -26,6 +26,25 @@ def tiers_on():
     config.set_tiered(None)
 
 
+@pytest.fixture
+def held_compiles(monkeypatch):
+    """Background compiles wait until the test sets the returned event: a compile that
+    only loads cached kernels can otherwise finish before the first call returns, and
+    the tests that look at tier 0's answer need it to be tier 0's."""
+    gate = threading.Event()
+    real = tiered.TierUp.start
+
+    def start(self, key, build):
+        def held():
+            gate.wait(120)
+            return build()
+        real(self, key, held)
+
+    monkeypatch.setattr(tiered.TierUp, "start", start)
+    yield gate
+    gate.set()
+
+
 def _mlp(seed=0):
     rng = np.random.default_rng(seed)
     x = K.placeholder((None, 6))
@@ -46,13 +65,14 @@ def _batches(n=6):
              np.eye(3, dtype="float32")[rng.integers(0, 3, 5)]) for _ in range(n)]
 
 
-def test_first_call_is_interpreted_and_the_kernels_are_swapped_in():
+def test_first_call_is_interpreted_and_the_kernels_are_swapped_in(held_compiles):
     x = K.placeholder((None, 4))
     y = K.sum(K.tanh(x * 0.5 + 1.0) * K.exp(-x), axis=1)
     f = K.function([x], [y])
     xv = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
     first = f([xv])[0]
     assert f._prepared == {}  # the compiled runner is not in use yet
+    held_compiles.set()
     assert f.wait_compiled()
     assert len(f._prepared) == 1
     second = f([xv])[0]
@@ -312,7 +332,8 @@ def test_without_a_graph_file_the_thread_compiles(monkeypatch):
     (2, "same", 1, 1, "channels_last"), (2, "valid", 2, 1, "channels_first"),
     (2, "same", 1, 2, "channels_last"), (1, "causal", 1, 2, "channels_last"),
     (3, "same", 2, 1, "channels_last"), (1, "valid", 3, 1, "channels_first")])
-def test_convolutions_run_their_kernels_in_tier_zero(rank, padding, strides, dilation, fmt):
+def test_convolutions_run_their_kernels_in_tier_zero(rank, padding, strides, dilation, fmt,
+                                                    held_compiles):
     rng = np.random.default_rng(7)
     spatial = (7, 6, 5)[:rank]
     shape = (2, *spatial, 3) if fmt == "channels_last" else (2, 3, *spatial)
@@ -333,6 +354,7 @@ def test_convolutions_run_their_kernels_in_tier_zero(rank, padding, strides, dil
         results[mode] = f([xv])
         if mode:
             assert not f._prepared  # this was tier 0
+            held_compiles.set()
     for tier0, compiled in zip(results[True], results[False]):
         np.testing.assert_allclose(tier0, compiled, rtol=2e-5, atol=1e-4)
 
@@ -368,7 +390,7 @@ def test_recurrent_loops_in_tier_zero_match_the_compiled_loops():
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_tier_zero_where_selects_the_same_bits_as_np_where():
+def test_tier_zero_where_selects_the_same_bits_as_np_where(held_compiles):
     """Tier 0's ``where`` (``elementwise.select_bits``, no branch per element) gives
     np.where's bits: every dtype class, broadcasting, a 0-d condition, NaN payloads,
     -0.0 and infinities, and mixed operand dtypes (promoted, then cast, as the op)."""
@@ -398,6 +420,7 @@ def test_tier_zero_where_selects_the_same_bits_as_np_where():
     xv = rng.normal(size=(4, 64, 64)).astype("float32")
     first = f([xv])[0]
     assert f._prepared == {}  # tier 0 answered
+    held_compiles.set()
     assert f.wait_compiled()
     np.testing.assert_allclose(f([xv])[0], first, rtol=1e-6)
     np.testing.assert_allclose(first, np.where(xv > 0, xv * 2, np.exp(xv)), rtol=1e-6)
