@@ -321,29 +321,52 @@ def _reduce_nonempty(kind: str, x: np.ndarray, axes: tuple, acc: str) -> np.ndar
     y, groups, kept = _canonical(x, axes)
     stages = _stages(kind, tuple(tuple(g) for g in groups), dtype_name(y.dtype), acc,
                      threads_for(x.size), parallelism.PARALLEL_MIN)
-    keys = _uses_keys(kind, acc)
-    for which, in_dtype, t, sizes, shape_after in stages:
-        if which == "inner":
-            m, r = sizes
-            store = _key_dtype(acc) if keys else acc
-            src = y.reshape(m, r).view(store) if keys else y.reshape(m, r)
-            out = np.empty(m, dtype=store)
-            part = np.empty((m, (r + CHUNK - 1) // CHUNK), dtype=store)
-            launch(t, lambda d=in_dtype: _module(kind, d, acc, False).inner,
-                   lambda d=in_dtype: _module(kind, d, acc, True).inner, out, part, src, CHUNK)
-            y = (_decode_keys(out, acc) if keys else out).reshape(shape_after)
-        else:
-            a, r, b, nb = sizes
-            out = np.empty((a, b), dtype=acc)
-            launch(t, lambda d=in_dtype: _module(kind, d, acc, False, "outer").outer,
-                   lambda d=in_dtype: _module(kind, d, acc, True, "outer").outer,
-                   out, y.reshape(a, r, b), nb)
-            y = out.reshape(shape_after)
+    y = _run_stages(_stage_runs(kind, stages, acc), y, acc)
     y = y.reshape([x.shape[d] for d in kept])
     if all(kept[i] < kept[i + 1] for i in range(len(kept) - 1)):
         return y
     order = sorted(range(len(kept)), key=lambda i: kept[i])
     return y.transpose(order)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stage_runs(kind: str, stages: tuple, acc: str) -> tuple:
+    """``(store, runs)``: the dtype the stages store partials in (order-preserving
+    integer keys for float max/min), and per stage of :func:`_stages` its kernel loaders
+    and buffer shapes, worked out once per plan."""
+    store = _key_dtype(acc) if _uses_keys(kind, acc) else None
+    runs = []
+    for which, in_dtype, t, sizes, shape_after in stages:
+        def loader(parallel, d=in_dtype, part=which):
+            return lambda: getattr(_module(kind, d, acc, parallel, part), part)
+
+        if which == "inner":
+            m, r = sizes
+            runs.append((True, t, loader(False), loader(True), (m, r), (m,),
+                         (m, (r + CHUNK - 1) // CHUNK), shape_after))
+        else:
+            a, r, b, nb = sizes
+            runs.append((False, t, loader(False), loader(True), (a, r, b), (a, b), nb,
+                         shape_after))
+    return store, tuple(runs)
+
+
+def _run_stages(planned: tuple, y: np.ndarray, acc: str) -> np.ndarray:
+    """Run the stages :func:`_stage_runs` planned on the canonical ``y``."""
+    store, runs = planned
+    for inner, t, serial, parallel, src_shape, out_shape, extra, shape_after in runs:
+        if inner:
+            src = y.reshape(src_shape)
+            if store is not None:
+                src = src.view(store)
+            out = np.empty(out_shape, dtype=store or acc)
+            launch(t, serial, parallel, out, np.empty(extra, dtype=store or acc), src, CHUNK)
+            y = (out if store is None else _decode_keys(out, acc)).reshape(shape_after)
+        else:
+            out = np.empty(out_shape, dtype=acc)
+            launch(t, serial, parallel, out, y.reshape(src_shape), extra)
+            y = out.reshape(shape_after)
+    return y
 
 
 @functools.cache
@@ -430,41 +453,18 @@ def bind_reduction(kind: str, shape: tuple, in_dtype: str, axes: tuple, keepdims
     stages = _stages(kernel_kind, groups, in_dtype, acc, 1, parallelism.PARALLEL_MIN)
     if any(t != 1 for _, _, t, _, _ in stages):
         return None
-    keys = _uses_keys(kernel_kind, acc)
-    store = _key_dtype(acc) if keys else acc
     canonical = tuple(shape[d] for d in dims)
     kept_shape = tuple(shape[d] for d in kept)
     kshape = tuple(1 if d in axes else n for d, n in enumerate(shape))
     final = kshape if keepdims else tuple(n for d, n in enumerate(shape) if d not in axes)
     count = int(np.prod([shape[a] for a in axes], dtype=np.int64))
     expected = np.dtype(in_dtype)
-    runs = []
-    for which, stage_dtype, _, sizes, shape_after in stages:
-        if which == "inner":
-            m, r = sizes
-            fn = _module(kernel_kind, stage_dtype, acc, False).inner
-            runs.append((True, fn, (m, r), m, (m, (r + CHUNK - 1) // CHUNK), shape_after))
-        else:
-            a, r, b, nb = sizes
-            fn = _module(kernel_kind, stage_dtype, acc, False, "outer").outer
-            runs.append((False, fn, (a, r, b), (a, b), nb, shape_after))
+    planned = _stage_runs(kernel_kind, stages, acc)
 
     def reduce(x: np.ndarray) -> np.ndarray:
         if x.dtype != expected or not x.flags.c_contiguous or x.shape != shape:
             return run_reduction(kind, x, axes, keepdims, out_dtype)
-        y = x.reshape(canonical)
-        for inner, fn, src_shape, out_shape, extra, shape_after in runs:
-            if inner:
-                src = y.reshape(src_shape)
-                if keys:
-                    src = src.view(store)
-                out = np.empty(out_shape, dtype=store)
-                fn(out, np.empty(extra, dtype=store), src, CHUNK)
-                y = (_decode_keys(out, acc) if keys else out).reshape(shape_after)
-            else:
-                out = np.empty(out_shape, dtype=acc)
-                fn(out, y.reshape(src_shape), extra)
-                y = out.reshape(shape_after)
+        y = _run_stages(planned, x.reshape(canonical), acc)
         result = y.reshape(kept_shape)
         if kind == "mean":
             result = finish_mean(result, count, acc)

@@ -44,7 +44,8 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
             call. Without it (every ordinary call) the generated code has no timer.
     """
     namespace: dict = {"L": LAUNCHES, "copy_out": _copy_out, "empty": np.empty,
-                       "unless_writeable": _unless_writeable, "P": time.perf_counter}
+                       "unless_writeable": _unless_writeable, "P": time.perf_counter,
+                       "contiguous": _contiguous}
     lines = [f"def runner({', '.join(f'v{i}' for i in feed_ids)}):"]
     fed = set(feed_ids)
     # values that may be strided views (outputs of view ops, e.g. a broadcast or a
@@ -237,12 +238,10 @@ def _group_lines(step, shapes, namespace, maybe_strided, reusable=frozenset()) -
             arrays[j] = f"v{src.id}[ix{src.id}]"
     for j, layout in enumerate(layouts):
         if layout == "A" and _size(in_shapes[j]) <= CONTIGUOUS_VIEWS_MAX:
-            namespace["contiguous"] = _contiguous
             arrays[j] = f"contiguous({arrays[j]})"
             layouts[j] = "C"
     general = f"g{node_id}({', '.join(arrays)})"
-    if hasattr(kernel, "bind_inplace") and \
-            int(np.prod(shape, dtype=np.int64)) >= REUSE_MIN_ELEMENTS:
+    if hasattr(kernel, "bind_inplace") and _size(shape) >= REUSE_MIN_ELEMENTS:
         for j, src in enumerate(step.array_inputs):
             if src.id in reusable and src.id in step.free_after:
                 bound = kernel.bind_inplace(shape, in_shapes, scalars, j, layouts)
