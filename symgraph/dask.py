@@ -61,6 +61,7 @@ except ImportError as exc:  # an optional dependency: say which extra brings it
     ) from exc
 
 from . import config
+from .core import services
 from .core.shapes import dims_compatible, shape_str
 from .errors import FeedError, ShapeError, created_at, docs_hint
 from .runtime.function import Function, _Single
@@ -515,3 +516,6 @@ def warmup(client, f: Function | _Single, *, batch_rows: int = 1) -> dict[str, f
     _check_pure(fn)
     feeds = _zero_feeds(fn, operator.index(batch_rows))
     return client.run(_warm_worker, FunctionTask(fn), feeds)
+
+
+services.lend(map_blocks=map_blocks)  # what Function.to_dask calls

@@ -26,6 +26,7 @@ import io
 import os
 import tempfile
 
+from ..core import services
 from ..errors import GraphFileError
 from .archive import Archive, write
 from .reader import build, parse_json, validate
@@ -154,3 +155,7 @@ def _read(source, label: str, max_bytes: int):
         doc = parse_json(archive.read_graph_json(), label)
         checked = validate(doc, archive.array_specs(), label, max_bytes)
         return build(checked, archive, label)
+
+
+# tier 0's compile child (runtime.compile_worker) writes and reads graph files
+services.lend(dumps=dumps, load=load)

@@ -35,6 +35,8 @@ import tempfile
 
 import numpy as np
 
+from ..core import services  # graph files are symgraph.io's, which stands above the runtime
+
 __all__ = ["MAX_GRAPH_BYTES", "compile_in_child", "enabled"]
 
 #: graph files (variables included) above this size are compiled in the parent's thread
@@ -73,10 +75,8 @@ def compile_in_child(fn, feeds: list, started=None) -> bool:
     """
     if not enabled():
         return False
-    from .. import io
-
     try:
-        data = io.dumps(fn)
+        data = services.dumps(fn)
     except Exception:  # noqa: BLE001 - an op without a graph-file form: compile here
         return False
     if len(data) > MAX_GRAPH_BYTES:
@@ -113,8 +113,6 @@ def main(argv=None) -> int:
     if len(args) != 1:
         print("usage: python -m symgraph.runtime.compile_worker FOLDER", file=sys.stderr)
         return 2
-    from .. import io
-
     if hasattr(os, "nice"):  # a background job: the caller's calls come first
         try:
             os.nice(NICENESS)
@@ -122,7 +120,7 @@ def main(argv=None) -> int:
             pass
     folder = args[0]
     try:
-        fn = io.load(os.path.join(folder, "graph.sg"))
+        fn = services.load(os.path.join(folder, "graph.sg"))
         with np.load(os.path.join(folder, "feeds.npz"), allow_pickle=False) as stored:
             feeds = [stored[f"arr_{i}"] for i in range(len(stored.files))]
     finally:  # read once; the caller may have exited already and cannot remove it

@@ -16,6 +16,7 @@ import numpy as np
 from .. import config
 from ..compiler.passes import DEFAULT_PASSES
 from ..compiler.plan import compile_plan
+from ..core import services
 from ..core.shapes import dims_compatible, is_fully_known, shape_str
 from ..core.tensor import Placeholder, Tensor, Variable
 from ..errors import FeedError, GraphError, ShapeError, created_at, docs_hint
@@ -380,11 +381,10 @@ class Function:
             >>> y.chunks, y.sum().compute(scheduler="sync")
             (((4, 4, 2), (3,)), np.float32(60.0))
         """
-        from ..dask import map_blocks  # dask is an optional dependency
+        return services.map_blocks(self, *arrays)  # dask is an optional dependency
 
-        return map_blocks(self, *arrays)
-
-    # -- what the compiler made (symgraph.inspect) ----------------------------------------
+    # -- what the compiler made: symgraph.inspect's views, reached through core.services
+    # (inspect stands above the runtime) ---------------------------------------------
     def kernels(self) -> list:
         """The compiled plan's kernels in execution order: each fused loop, reduction,
         BLAS call or op kernel with its member nodes, inputs and kind.
@@ -399,9 +399,7 @@ class Function:
             >>> [(k.name, k.kind, [m.op.name for m in k.members]) for k in f.kernels()]
             [('k0', 'fused reduction', ['multiply', 'maximum', 'sum'])]
         """
-        from ..inspect.view import plan_kernels
-
-        return plan_kernels(self.plan)
+        return services.plan_kernels(self.plan)
 
     def source(self, kernel) -> str:
         """The generated numba source of one kernel (a :class:`Kernel`, its index, its
@@ -414,9 +412,7 @@ class Function:
             >>> "@njit" in K.function([x], [K.exp(x) + 1.0]).source("k0")
             True
         """
-        from ..inspect.compiled import kernel_source
-
-        return kernel_source(self, kernel)
+        return services.kernel_source(self, kernel)
 
     def memory_plan(self, input_shapes=None, *, batch_size: int = 1):
         """The buffers one call allocates for these input shapes: sizes, lifetimes
@@ -436,16 +432,12 @@ class Function:
             >>> K.function([x], [K.tanh(x) * 3.0]).memory_plan(batch_size=8).peak_bytes
             320
         """
-        from ..inspect.compiled import memory_plan
-
-        return memory_plan(self, input_shapes, batch_size)
+        return services.memory_plan(self, input_shapes, batch_size)
 
     def _repr_html_(self) -> str:
         """Jupyter shows a compiled function as its summary table (see
         :func:`symgraph.inspect.summary`; ``symgraph.inspect.show(f)`` opens the view)."""
-        from ..inspect import summary
-
-        return summary(self)._repr_html_()
+        return services.summary(self)._repr_html_()
 
     def profile(self, inputs, repeat: int = 5) -> dict:
         """Median seconds per kernel over ``repeat`` calls on ``inputs`` (a separate,
@@ -461,9 +453,7 @@ class Function:
             >>> list(f.profile([np.ones((8, 4), "float32")], repeat=2))
             ['k0']
         """
-        from ..inspect.profile import profile
-
-        return profile(self, inputs, repeat)
+        return services.profile(self, inputs, repeat)
 
     def _as_input_list(self, inputs) -> list:
         if inputs is None:
@@ -618,9 +608,7 @@ class _Single:
 
     def to_dask(self, *arrays):
         """The lazy dask array of the one output (see :meth:`Function.to_dask`)."""
-        from ..dask import map_blocks  # dask is an optional dependency
-
-        return map_blocks(self, *arrays)
+        return services.map_blocks(self, *arrays)
 
     def map(self, batches: Iterable, *, threads: int | None = None,
             progress: bool | None = None, ordered: bool = True) -> Iterator[np.ndarray]:
