@@ -22,12 +22,15 @@ kernel), so their gradients are ops of this family again: e.g. ``conv_input_grad
 gradient with respect to ``g`` is ``conv``, and with respect to ``w`` it is
 ``conv_kernel_grad``.
 
-Kernels work channels-last. Input gradients of ``conv``/``local_conv``: a BLAS matmul
-to columns, then a numba col2im scatter-add driven by a bounds-checked ``(positions,
-kernel offsets)`` table of flat input indices (-1 on padding, so no padded buffer), a
-few images at a time. Kernel gradients: im2col (as the forward) transposed times ``g``.
-Depthwise: ``prod(k)`` vectorized passes over strided slices. The references loop over
-output positions in plain NumPy instead.
+Kernels work channels-last. ``conv``'s gradients run the SIMD direct kernels of
+:mod:`symgraph.kernels.direct_conv` where :func:`symgraph.ops.conv.direct_route`
+allows (the input gradient at unit strides: a correlation of the padded output gradient
+with the flipped, transposed kernel). Otherwise, input gradients of
+``conv``/``local_conv``: a BLAS matmul to columns, then a numba col2im scatter-add
+driven by a bounds-checked ``(positions, kernel offsets)`` table of flat input indices
+(-1 on padding, so no padded buffer), a few images at a time. Kernel gradients:
+im2col (as the forward) transposed times ``g``. Depthwise: ``prod(k)`` vectorized passes
+over strided slices. The references loop over output positions in plain NumPy instead.
 """
 
 from __future__ import annotations
@@ -38,11 +41,12 @@ import math
 import numpy as np
 
 from ..core.shapes import check_size
-from ..kernels import cache
+from ..kernels import cache, direct_conv
 from .conv import (
     CONV,
     DEPTHWISE_CONV,
     LOCAL_CONV,
+    TAP_MAJOR_MAX_CHANNELS,
     _compute_dtype,
     _conv_infer,
     _depthwise_infer,
@@ -57,6 +61,7 @@ from .conv import (
     _split,
     _to_last,
     column_chunks,
+    direct_route,
     images_per_chunk,
 )
 from .registry import KERNEL, Op, define_grad, register
@@ -201,6 +206,9 @@ def conv_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation,
     kprod = math.prod(ksize)
     if g.size == 0 or c == 0 or kprod == 0:
         return np.zeros((n, *x_spatial, c), dtype=g.dtype)
+    if scatter is None and all(s == 1 for s in strides) and o > TAP_MAJOR_MAX_CHANNELS \
+            and direct_route(g.dtype, rank, c):
+        return _input_grad_direct(g, w, x_spatial, pads, dilation)
     wt = w.reshape(kprod, c, o).transpose(2, 0, 1).reshape(o, kprod * c)
     per_image = math.prod(out)
     check_size((n, *x_spatial, c))
@@ -225,8 +233,27 @@ def conv_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation,
     return dx.reshape(n, *x_spatial, c)
 
 
-def conv_kernel_grad_channels_last(x, g, ksize, strides, padding, dilation):
-    """``dw`` (*k, C, O) = im2col(x)^T @ g, summed over groups of images in order."""
+def _input_grad_direct(g, w, x_spatial, pads, dilation):
+    """``dx`` of a unit-stride correlation: the full correlation of ``g`` (padded by
+    the kernel's reach less the forward padding on each side) with the kernel flipped
+    along its spatial dims and its channel axes swapped. Forward pads never exceed the
+    reach ``(k - 1) * d`` ('same', 'valid', 'causal'), so the new pads are >= 0."""
+    rank = g.ndim - 2
+    ksize = w.shape[:rank]
+    reach = [(k - 1) * d for k, d in zip(ksize, dilation)]
+    gpads = [(r - before, r - after) for r, (before, after) in zip(reach, pads)]
+    if min(min(p) for p in gpads) < 0:
+        raise ValueError(f"padding {pads} exceeds the kernel's reach {reach}")
+    flipped = np.ascontiguousarray(w[(slice(None, None, -1),) * rank].swapaxes(-1, -2))
+    return direct_conv.correlate(_pad(g, gpads), flipped, tuple(x_spatial), (1,) * rank,
+                                 dilation)
+
+
+def conv_kernel_grad_channels_last(x, g, ksize, strides, padding, dilation,
+                                   direct: bool = True):
+    """``dw`` (*k, C, O): the direct SIMD kernel where :func:`direct_route` allows and
+    ``direct`` is set (tier 0 clears it: it would compile), else im2col(x)^T @ g,
+    summed over groups of images in order."""
     c, o = x.shape[-1], g.shape[-1]
     out, pads = _plan(x.shape[1:-1], ksize, strides, dilation, padding)
     if tuple(out) != g.shape[1:-1]:
@@ -235,6 +262,8 @@ def conv_kernel_grad_channels_last(x, g, ksize, strides, padding, dilation):
     kprod = math.prod(ksize)
     if g.size == 0 or c == 0 or kprod == 0:
         return np.zeros((*ksize, c, o), dtype=x.dtype)
+    if direct and direct_route(x.dtype, len(ksize), o):
+        return direct_conv.kernel_gradient(_pad(x, pads), g, ksize, strides, dilation)
     per_image = math.prod(out)
     g_rows = g.reshape(g.shape[0] * per_image, o)
     dw = np.zeros((kprod * c, o), dtype=x.dtype)
@@ -288,14 +317,21 @@ def _conv_input_grad_tier0(args, in_shapes, attrs, out_shape, out_dtype):
     return _finish(res, fmt, out_shape, out_dtype)
 
 
-def _conv_kernel_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+def _conv_kernel_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype,
+                             direct: bool = True):
     fmt = attrs["data_format"]
     x, g = _work(args[:2], out_dtype)
     rank = attrs["rank"]
     res = conv_kernel_grad_channels_last(_to_last(x, fmt), _to_last(g, fmt),
                                          tuple(out_shape[:rank]), attrs["strides"],
-                                         attrs["padding"], attrs["dilation"])
+                                         attrs["padding"], attrs["dilation"], direct=direct)
     return res.astype(out_dtype, copy=False).reshape(out_shape)
+
+
+def _conv_kernel_grad_tier0(args, in_shapes, attrs, out_shape, out_dtype):
+    """The kernel gradient by im2col: nothing to compile (``runtime.tiered``)."""
+    return _conv_kernel_grad_kernel(args, in_shapes, attrs, out_shape, out_dtype,
+                                    direct=False)
 
 
 def _windows(spatial, ksize, strides, dilation, padding):
@@ -347,7 +383,8 @@ CONV_INPUT_GRAD = register(Op(
     doc="conv's input gradient from g and the kernel (col2im); input 2 gives the shape"))
 CONV_KERNEL_GRAD = register(Op(
     "conv_kernel_grad", KERNEL, _conv_kernel_grad_infer, _ref_conv_kernel_grad,
-    data_inputs=(0, 1), kernel=_conv_kernel_grad_kernel, extra={"tier0": "kernel"},
+    data_inputs=(0, 1), kernel=_conv_kernel_grad_kernel,
+    extra={"tier0": _conv_kernel_grad_tier0},
     doc="conv's kernel gradient from x and g (im2col^T g); input 2 gives the shape"))
 
 
