@@ -33,10 +33,11 @@ from .simd import LANES, source_digest
 __all__ = ["correlate", "kernel_gradient", "tile_for"]
 
 #: pixels per register tile by the number of 16-lane channel blocks in it (P * B
-#: accumulators, at most 16 of the 32 AVX-512 registers; chosen by bench_conv.py)
-_PIXELS = {1: 8, 2: 6, 3: 4, 4: 4}
-#: input channels per kernel-gradient tile, by channel blocks
-_CHANNELS = {1: 8, 2: 4, 3: 4, 4: 4}
+#: accumulators of the 32 AVX-512 registers; from a sweep over the benchmark models'
+#: layers, one thread)
+_PIXELS = {1: 8, 2: 8, 3: 5, 4: 4}
+#: input channels per kernel-gradient tile, by channel blocks (the same sweep)
+_CHANNELS = {1: 8, 2: 8, 3: 6, 4: 6}
 
 
 def tile_for(out_channels: int) -> tuple[int, int]:
@@ -70,6 +71,10 @@ def _forward_source(blocks: int, parallel: bool) -> str:
              "    sc = np.uintp(sw * C)\n",
              *[f"    s{p} = np.uintp({p}) * sc\n" for p in range(1, pixels)],
              "    one = np.uintp(1)\n    step = np.uintp(OP)\n",
+             # unit dilation along W: a kernel row's taps and channels are one run in
+             # both x and w, so one loop covers them (3 taps of 1 channel: 3 steps, not
+             # 3 loops of one)
+             "    taps = KW if dw == 1 else 1\n    run = C * taps\n",
              f"    for n in {'prange' if parallel else 'range'}(N):\n",
              "        for oh in range(OH):\n",
              f"            for cb in range(0, OP, {LANES * blocks}):\n",
@@ -79,10 +84,10 @@ def _forward_source(blocks: int, parallel: bool) -> str:
         lines.extend(f"{pad}a{p}_{b} = vzero()\n" for p in range(count) for b in range(blocks))
         lines.append(f"{pad}for kh in range(KH):\n"
                      f"{pad}    row = (n * H + oh * sh + kh * dh) * W\n"
-                     f"{pad}    for kw in range(KW):\n"
+                     f"{pad}    for kw in range(0, KW, taps):\n"
                      f"{pad}        xi = np.uintp((row + ow * sw + kw * dw) * C)\n"
                      f"{pad}        wi = np.uintp((kh * KW + kw) * C * OP + cb)\n"
-                     f"{pad}        for ci in range(C):\n")
+                     f"{pad}        for ci in range(run):\n")
         inner = pad + " " * 12
         lines.extend(f"{inner}w{b} = vload(w, wi{f' + {LANES * b}' if b else ''})\n"
                      for b in range(blocks))
@@ -103,9 +108,13 @@ def _forward_source(blocks: int, parallel: bool) -> str:
                              f"{pad}        out[ob + {p} * O + {LANES * b} + lane] = "
                              f"vlane(a{p}_{b}, lane)\n")
 
-    lines.append(f"                while ow + {pixels} <= OW:\n")
-    tile(pixels, " " * 20)
-    lines.append(f"                    ow += {pixels}\n                while ow < OW:\n")
+    # full tiles, then halves for the row's tail (at most one of each), then single pixels
+    sizes = [pixels] + [p for p in (pixels // 2, pixels // 4) if p > 1]
+    for k, size in enumerate(sizes):
+        lines.append(f"                {'while' if k == 0 else 'if'} ow + {size} <= OW:\n")
+        tile(size, " " * 20)
+        lines.append(f"                    ow += {size}\n")
+    lines.append("                while ow < OW:\n")
     tile(1, " " * 20)
     lines.append("                    ow += 1\n")
     return "".join(lines)
