@@ -179,14 +179,14 @@ def test_summed_scatters_that_tile_an_axis_become_a_concatenate(rows):
     """The gradient of slicing a (4, 9) tensor into three column blocks is their
     concatenation (also with a batch dim known only at run time); a gap or an overlap
     keeps the scatters."""
-    from symgraph.ops import gradutil
+    from symgraph.ops import shape_grad
 
     m = K.placeholder((rows, 9))
     parts = [K.placeholder((rows, 3)) for _ in range(3)]
     index = lambda a, b: (("slice", None, None, 1), ("slice", a, b, 1))  # noqa: E731
 
     def scatter(p, a, b):
-        return gradutil.scatter_index(p, m, index(a, b))
+        return shape_grad.scatter_index(p, m, index(a, b))
 
     tiled = scatter(parts[2], 6, None) + (scatter(parts[0], None, 3) +
                                           scatter(parts[1], 3, 6))

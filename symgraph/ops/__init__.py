@@ -3,12 +3,13 @@ what the backend and the Tensor operators call (lent to ``core``, which stands b
 ops, through :mod:`symgraph.core.services`)."""
 
 from ..core import services
-from . import (  # noqa: F401
+from . import (  # noqa: F401 - the *_grad modules register the gradient rules
     control,
     conv,
     ctc,
     ctc_decode,
     elementwise,
+    elementwise_grad,
     gradutil,
     image,
     indexing,
@@ -18,9 +19,12 @@ from . import (  # noqa: F401
     reduce,
     scan,
     shape,
+    shape_defs,
+    shape_grad,
     softmax,
     sparse,
     state,
+    tensor_index,
 )
 from .elementwise import binary, cast, fill_like, unary, where  # noqa: F401
 from .indexing import gather, pick  # noqa: F401
@@ -30,13 +34,13 @@ from .registry import REGISTRY  # noqa: F401
 from .shape import (  # noqa: F401
     broadcast_to,
     concatenate,
-    getitem,
     getitem_parsed,
     reshape,
-    resolve_target,
     shape_of,
     transpose,
 )
+from .shape_defs import resolve_target  # noqa: F401
+from .tensor_index import getitem
 
 # the builders of core's tensor operators and of a graph's control dependencies
 services.lend(binary=binary, unary=unary, matmul=matmul, getitem=getitem,

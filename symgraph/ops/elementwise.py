@@ -1,6 +1,7 @@
 """Elementwise ops. Each one is a scalar template that the code generator inlines
 into a fused numba loop, plus a NumPy reference. Broadcasting is NumPy's; dtypes
-promote as NumPy does, with Python scalars weak (see ``core.dtypes``)."""
+promote as NumPy does, with Python scalars weak (see ``core.dtypes``). Their gradient
+rules are in :mod:`symgraph.ops.elementwise_grad`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ..core.graph import memoize_infer
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
 from .leaves import as_tensor
-from .registry import ELEMENTWISE, NOT_DIFFERENTIABLE, Op, define_grad, register
+from .registry import ELEMENTWISE, NOT_DIFFERENTIABLE, Op, register
 
 
 def cast_expr(expr: str, dtype: str) -> str:
@@ -391,84 +392,3 @@ def fill_like(x: Tensor, value, dtype: str | None = None, name: str | None = Non
     dtype = x.dtype if dtype is None else dtypes.normalize(dtype)
     value = np.asarray(value, dtype=dtype).item()
     return x.graph.make(FILL, (x,), {"value": value, "dtype": dtype}, name=name)
-
-
-# -- gradient rules: rule(node, g) -> one gradient per input -----------------------------------
-def _gu():
-    from . import gradutil
-
-    return gradutil
-
-
-def _unary_rule(derivative):
-    """Rule of a unary op whose derivative is ``derivative(x, y)`` (y: the output)."""
-    return lambda node, g: (g * derivative(node.inputs[0], node),)
-
-
-def _zero_rule(node, g):
-    return (_gu().zeros_like(node.inputs[0]),)
-
-
-def _binary_rule(ga, gb):
-    """Rule of a broadcasting binary op: ``ga(a, b, y, g)``/``gb(...)`` give the
-    gradients at the output's shape; they are summed back to each input's shape."""
-    def rule(node, g):
-        a, b = node.inputs
-        ub = _gu().unbroadcast
-        return (ub(ga(a, b, node, g), a) if ga else None,
-                ub(gb(a, b, node, g), b) if gb else None)
-    return rule
-
-
-def _cast_rule(node, g):
-    src = node.inputs[0]
-    return (cast(g, src.dtype) if dtypes.is_float(src.dtype) else None,)
-
-
-def _where_rule(node, g):
-    cond, a, b = node.inputs
-    ub = _gu().unbroadcast
-    return (None, ub(where(cond, g, 0), a), ub(where(cond, 0, g), b))
-
-
-def _log_positive(a):
-    return where(a > 0, unary("log", where(a > 0, a, 1)), 0)
-
-
-_RULES = {
-    NEGATIVE: lambda node, g: (-g,),
-    ABS: _unary_rule(lambda x, y: unary("sign", x)),
-    SIGN: _zero_rule,
-    ROUND: _zero_rule,
-    SQUARE: _unary_rule(lambda x, y: x * 2),
-    SQRT: _unary_rule(lambda x, y: 0.5 / y),
-    EXP: _unary_rule(lambda x, y: y),
-    EXPM1: _unary_rule(lambda x, y: y + 1),
-    LOG: _unary_rule(lambda x, y: 1 / x),
-    LOG1P: _unary_rule(lambda x, y: 1 / (x + 1)),
-    SIN: _unary_rule(lambda x, y: unary("cos", x)),
-    COS: _unary_rule(lambda x, y: -unary("sin", x)),
-    TANH: _unary_rule(lambda x, y: 1 - y * y),
-    SIGMOID: _unary_rule(lambda x, y: y * (1 - y)),
-    SOFTPLUS: _unary_rule(lambda x, y: unary("sigmoid", x)),
-    SOFTSIGN: _unary_rule(lambda x, y: 1 / unary("square", unary("abs", x) + 1)),
-    IDENTITY: lambda node, g: (g,),
-    CAST: _cast_rule,
-    ADD: _binary_rule(lambda a, b, y, g: g, lambda a, b, y, g: g),
-    SUBTRACT: _binary_rule(lambda a, b, y, g: g, lambda a, b, y, g: -g),
-    MULTIPLY: _binary_rule(lambda a, b, y, g: g * b, lambda a, b, y, g: g * a),
-    TRUE_DIVIDE: _binary_rule(lambda a, b, y, g: g / b, lambda a, b, y, g: -g * y / b),
-    MOD: _binary_rule(lambda a, b, y, g: g,
-                      lambda a, b, y, g: -g * binary("floor_divide", a, b)),
-    POWER: _binary_rule(lambda a, b, y, g: g * b * binary("power", a, b - 1),
-                        lambda a, b, y, g: g * y * _log_positive(a)),
-    # ties send the gradient to the second operand: relu = maximum(x, 0) has relu'(0) = 0
-    MAXIMUM: _binary_rule(lambda a, b, y, g: where(a > b, g, 0),
-                          lambda a, b, y, g: where(a > b, 0, g)),
-    MINIMUM: _binary_rule(lambda a, b, y, g: where(a < b, g, 0),
-                          lambda a, b, y, g: where(a < b, 0, g)),
-    WHERE: _where_rule,
-}
-for _op, _rule in _RULES.items():
-    define_grad(_op, _rule)
-define_grad(FLOOR_DIVIDE, NOT_DIFFERENTIABLE)  # piecewise constant: no gradient, as TF

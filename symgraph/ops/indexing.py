@@ -1,6 +1,7 @@
 """Ops that read a tensor at positions given by another tensor: ``gather`` (rows of
 a tensor), ``pick`` (one entry along the last axis per row: what sparse
-crossentropy reads) and ``in_top_k``.
+crossentropy reads) and ``in_top_k``; and the scatter-adds that are gather's and
+pick's gradients (``scatter_rows``, ``scatter_pick``).
 
 Index values are data, known only at run time, so every kernel validates them in
 Python before the numba loop runs: an out-of-range index is a clear error, never an
@@ -216,17 +217,98 @@ def in_top_k(predictions, targets, k: int) -> Tensor:
     return predictions.graph.make(IN_TOP_K, (predictions, targets), {"k": int(k)})
 
 
+# -- scatter-add of rows (gather's gradient) and of picked entries ---------------------------------
+_SCATTER_SOURCE = '''from numba import njit
+
+
+@njit(cache=CACHE, nogil=True)
+def scatter_rows(g, index, out):
+    inner = g.shape[1]
+    for i in range(index.shape[0]):
+        row = index[i]
+        for j in range(inner):
+            out[row, j] += g[i, j]
+
+
+@njit(cache=CACHE, nogil=True)
+def scatter_pick(g, index, out):
+    for i in range(index.shape[0]):
+        out[i, index[i]] += g[i]
+'''
+
+
+def _scatter_rows_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    g, idx = args[0], args[1]
+    idx = np.ascontiguousarray(idx, dtype=np.int64).reshape(-1)
+    n = out_shape[0]
+    _check_range(idx, n, "gather index")
+    inner = int(np.prod(out_shape[1:], dtype=np.int64))
+    out = np.zeros((n, inner), dtype=out_dtype)
+    if idx.size and inner:
+        g2 = np.ascontiguousarray(g, dtype=out_dtype).reshape(idx.shape[0], inner)
+        cache.load(_SCATTER_SOURCE).scatter_rows(g2, idx, out)
+    return out.reshape(out_shape)
+
+
+def _scatter_rows_reference(arrays, attrs, out_shape, out_dtype):
+    g, idx = arrays[0], np.asarray(arrays[1], dtype=np.int64).reshape(-1)
+    out = np.zeros(out_shape, dtype=out_dtype)
+    np.add.at(out, idx, g.reshape((idx.shape[0],) + tuple(out_shape[1:])))
+    return out
+
+
+SCATTER_ROWS = register(Op(
+    "scatter_rows", KERNEL, lambda in_shapes, in_dtypes, attrs: (tuple(in_shapes[2]),
+                                                                 in_dtypes[0]),
+    _scatter_rows_reference, data_inputs=(0, 1), kernel=_scatter_rows_kernel,
+    grad=lambda node, g: (gather(g, node.inputs[1]), None, None),
+    doc="rows of input 0 added into zeros of input 2's shape at indices input 1"))
+
+
+def _scatter_pick_kernel(args, in_shapes, attrs, out_shape, out_dtype):
+    g, idx = args[0], args[1]
+    n_classes = out_shape[-1]
+    idx = np.ascontiguousarray(idx, dtype=np.int64).reshape(-1)
+    _check_range(idx, n_classes, "class index")
+    out = np.zeros((idx.shape[0], n_classes), dtype=out_dtype)
+    if idx.size:
+        g1 = np.ascontiguousarray(g, dtype=out_dtype).reshape(-1)
+        cache.load(_SCATTER_SOURCE).scatter_pick(g1, idx, out)
+    return out.reshape(out_shape)
+
+
+def _scatter_pick_reference(arrays, attrs, out_shape, out_dtype):
+    g, idx = arrays[0], np.asarray(arrays[1], dtype=np.int64)
+    out = np.zeros(out_shape, dtype=out_dtype)
+    np.put_along_axis(out, idx[..., None], g[..., None], axis=-1)
+    return out
+
+
+SCATTER_PICK = register(Op(
+    "scatter_pick", KERNEL, lambda in_shapes, in_dtypes, attrs: (tuple(in_shapes[2]),
+                                                                 in_dtypes[0]),
+    _scatter_pick_reference, data_inputs=(0, 1), kernel=_scatter_pick_kernel,
+    grad=lambda node, g: (pick(g, node.inputs[1]), None, None),
+    doc="input 0 written into zeros of input 2's shape at one class index per row"))
+
+
+def scatter_rows(g: Tensor, indices: Tensor, like: Tensor) -> Tensor:
+    """Zeros of ``like``'s shape with the rows of ``g`` added at ``indices``."""
+    return g.graph.make(SCATTER_ROWS, (g, indices, like))
+
+
+def scatter_pick(g: Tensor, indices: Tensor, like: Tensor) -> Tensor:
+    """Zeros of ``like``'s shape with ``g`` written at one class index per row."""
+    return g.graph.make(SCATTER_PICK, (g, indices, like))
+
+
 # -- gradient rules ------------------------------------------------------------------------------
 def _gather_grad(node, g):
-    from .gradutil import scatter_rows
-
     ref, idx = node.inputs
     return scatter_rows(g, idx, ref), None
 
 
 def _pick_grad(node, g):
-    from .gradutil import scatter_pick
-
     x, idx = node.inputs
     return scatter_pick(g, idx, x), None
 

@@ -9,6 +9,7 @@ from ..core.graph import get_default_graph, make_leaf
 from ..core.shapes import check_size, normalize_shape
 from ..core.tensor import Constant, ConstValue, Placeholder, Tensor, Variable
 from .registry import LEAF, NOT_DIFFERENTIABLE, Op, register
+from .shape_defs import CONCATENATE, GETITEM
 
 
 def _leaf_infer(in_shapes, in_dtypes, attrs):
@@ -153,8 +154,6 @@ def _pack(x, like: Tensor | None) -> Tensor:
     """A (nested) list holding tensors, stacked along a new leading axis, as TF's
     ``convert_to_tensor`` does (Keras 2 writes ``K.prod([K.shape(x)[i] for i in axes])``).
     Python numbers in it take the dtype of the first tensor; dtypes must agree."""
-    from .shape import concatenate, getitem
-
     if not x:
         raise ValueError("cannot stack an empty list that holds tensors")
     ref = _first_tensor(x)
@@ -167,7 +166,11 @@ def _pack(x, like: Tensor | None) -> Tensor:
     shapes = [t.shape for t in items]
     if any(s is None for s in shapes) or len({len(s) for s in shapes}) > 1:
         raise ValueError(f"cannot stack a list of tensors of shapes {shapes}: ranks differ")
-    return concatenate([getitem(t, (None,)) for t in items], 0)
+    # t[None] for each, joined on axis 0: the nodes ops.shape's basic_getitem and
+    # concatenate build, made from their entries (those builders call as_tensor)
+    rows = [t.graph.make(GETITEM, (t,), {"index": (("newaxis",),)}) for t in items]
+    return rows[0] if len(rows) == 1 else rows[0].graph.make(CONCATENATE, tuple(rows),
+                                                             {"axis": 0})
 
 
 def _pack_item(e, ref: Tensor | None) -> Tensor:

@@ -15,6 +15,7 @@ from ..core.graph import get_default_graph
 from ..core.shapes import check_size, is_fully_known, normalize_shape
 from ..kernels import cache
 from .registry import KERNEL, NOT_DIFFERENTIABLE, Op, register
+from .shape_defs import resolve_target
 
 DISTRIBUTIONS = ("uniform", "normal", "truncated_normal", "binomial")
 
@@ -71,8 +72,6 @@ def draw(out, seed, counter, dist, a, b):
 
 def _infer(in_shapes, in_dtypes, attrs):
     if "target" in attrs:  # dims taken from another tensor's (run-time) shape
-        from .shape import resolve_target
-
         return tuple(resolve_target(attrs["target"], in_shapes)), attrs["dtype"]
     return attrs["shape"], attrs["dtype"]
 

@@ -16,9 +16,11 @@ from ..core import dtypes
 from ..core.shapes import normalize_axes, normalize_axis
 from ..core.tensor import Tensor
 from ..kernels.reductions import bind_reduction, run_reduction
-from .elementwise import cast
+from .elementwise import binary, cast, where
 from .leaves import as_tensor
 from .registry import NOT_DIFFERENTIABLE, REDUCE, Op, define_grad, register
+from .shape import basic_getitem, broadcast_to, reshape, shape_of
+from .shape_defs import refs_of
 
 REDUCTIONS = ("sum", "prod", "max", "min", "any", "all", "mean", "argmax", "argmin")
 
@@ -138,11 +140,31 @@ def reduce(kind: str, x, axis=None, keepdims: bool = False) -> Tensor:
     return x.graph.make(OPS[kind], (x,), {"axes": axes, "keepdims": bool(keepdims)})
 
 
-
 # -- gradient rules ------------------------------------------------------------------------------
-def _expanded(node, g):
-    from .gradutil import expand_reduced
+def expand_reduced(g: Tensor, x: Tensor, axes, keepdims: bool) -> Tensor:
+    """A reduction's output gradient broadcast back to the input's shape."""
+    rank = len(x.shape)
+    if not keepdims:
+        target = tuple(1 if i in axes else ((1, i),) for i in range(rank))
+        g = reshape(g, target, shape_sources=(x,))
+    return broadcast_to(g, refs_of(1, rank), shape_sources=(x,))
 
+
+def count_of(x: Tensor, axes, dtype: str) -> int | Tensor:
+    """The number of elements over ``axes`` of ``x``: an int when static, else a
+    run-time scalar tensor of ``dtype``."""
+    dims = [x.shape[a] for a in axes]
+    if None not in dims:
+        return int(np.prod(dims, dtype=np.int64))
+    shape = shape_of(x)
+    count = None
+    for a in axes:
+        d = basic_getitem(shape, a)
+        count = d if count is None else count * d
+    return cast(count, dtype)
+
+
+def _expanded(node, g):
     return expand_reduced(g, node.inputs[0], node.attrs["axes"], node.attrs["keepdims"])
 
 
@@ -151,29 +173,20 @@ def _sum_grad(node, g):
 
 
 def _mean_grad(node, g):
-    from .gradutil import count_of
-
     x = node.inputs[0]
     return (_expanded(node, g) / count_of(x, node.attrs["axes"], g.dtype),)
 
 
 def _extreme_grad(node, g):
     """max/min: the gradient is shared equally among tied extreme entries."""
-    from .elementwise import binary
-
     x, axes = node.inputs[0], node.attrs["axes"]
     y_keep = reduce(node.op.name, x, axes, True)
-    from .gradutil import expand_reduced
-
     mask = cast(binary("equal", x, expand_reduced(y_keep, x, axes, True)), g.dtype)
     return (_expanded(node, g) * mask / reduce("sum", mask, axes, True),)
 
 
 def _prod_grad(node, g):
     """d prod / d x_i = product of the other entries, also when some are zero."""
-    from .elementwise import binary, where
-    from .gradutil import expand_reduced
-
     x, axes = node.inputs[0], node.attrs["axes"]
     is_zero = binary("equal", x, 0)
     nonzero = where(is_zero, 1, x)

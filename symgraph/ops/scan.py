@@ -18,6 +18,7 @@ from ..kernels import cache
 from ..kernels.inputs import as_kernel_input
 from .leaves import as_tensor
 from .registry import KERNEL, Op, define_grad, register
+from .shape import getitem_parsed
 
 _SOURCE = '''from numba import njit
 
@@ -95,8 +96,6 @@ def cumulative(kind: str, x, axis: int) -> Tensor:
 
 # -- gradient rule -------------------------------------------------------------------------------
 def _reversed(x: Tensor, axis: int) -> Tensor:
-    from .shape import getitem_parsed
-
     index = tuple(("slice", None, None, -1 if a == axis else 1) for a in range(len(x.shape)))
     return getitem_parsed(x, index)
 

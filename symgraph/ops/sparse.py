@@ -35,7 +35,8 @@ from ..errors import DTypeError, ShapeError, op_error
 from .elementwise import cast
 from .leaves import as_tensor, constant
 from .registry import GRAD_PENDING, KERNEL, NOT_DIFFERENTIABLE, Op, define_grad, register
-from .shape import resolve_target, shape_of
+from .shape import shape_of
+from .shape_defs import refs_of, resolve_target
 
 #: the value of a sparse tensor: NumPy arrays, padding rows removed (TF's name)
 SparseTensorValue = namedtuple("SparseTensorValue", ["indices", "values", "dense_shape"])
@@ -372,8 +373,6 @@ def _to_dense_grad(node, g):
 
 
 def _gather_grad(node, g):
-    from .gradutil import refs_of
-
     counted = node.attrs["counted"]
     dense, indices = node.inputs[0], node.inputs[1]
     count = (node.inputs[2],) if counted else ()
@@ -386,8 +385,6 @@ def _gather_grad(node, g):
 
 def _rows_values_grad(node, g):
     """values[k] = dense[r_k, c_k] for the first count entries: scatter g back there."""
-    from .gradutil import refs_of
-
     dense, lengths = node.inputs
     graph = node.graph
     idx = graph.make(ROWS_TO_SPARSE["indices"], (dense, lengths))

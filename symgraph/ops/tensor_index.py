@@ -6,6 +6,8 @@ tensors (a loop counter in a ``map_fn`` step, an ``argmin``, ``K.shape(y)[0]``).
 (negative bounds count from the end, bounds are clipped to the axis). Its length is a
 dim entry (``ops.dims``): resolved from shapes when the bounds are computed from shapes,
 or a data-dependent shape when they are data.
+
+:func:`getitem` is ``x[key]`` for any key: it hands basic keys to ``ops.shape``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from ..errors import DTypeError, ShapeError, op_error
 from . import dims
 from .elementwise import binary, cast, where
 from .indexing import gather
-from .leaves import constant
-from .shape import broadcast_to, getitem, shape_of, transpose
+from .leaves import as_tensor, constant
+from .scan import cumulative
+from .shape import basic_getitem, broadcast_to, shape_of, transpose
 
 
 def _scalar_int(x: Tensor, k: Tensor) -> Tensor:
@@ -32,8 +35,6 @@ def _scalar_int(x: Tensor, k: Tensor) -> Tensor:
 def iota(length, sources=()) -> Tensor:
     """``0, 1, ..., length - 1`` (int64) for a dim entry ``length`` over ``sources``
     (entries number them from 1: input 0 is the broadcast scalar)."""
-    from .scan import cumulative
-
     ones = broadcast_to(constant(np.ones((), "int64"), "int64"), (length,), sources)
     return binary("subtract", cumulative("cumsum", ones, 0), 1)
 
@@ -54,7 +55,7 @@ def _slice_positions(x: Tensor, axis: int, key: slice) -> Tensor:
     step = int(step)
     if step == 0:
         raise op_error(ShapeError, "getitem", [x], "slice step cannot be zero")
-    size = cast(getitem(shape_of(x), axis), "int64")
+    size = cast(basic_getitem(shape_of(x), axis), "int64")
     start, stop = (v if v is None or isinstance(v, Tensor) else
                    constant(np.int64(int(v.__index__())), "int64") for v in (key.start, key.stop))
     # omitted bounds: Python's defaults for the step's direction
@@ -73,6 +74,20 @@ def _slice_positions(x: Tensor, axis: int, key: slice) -> Tensor:
     col = dims.Collector(offset=1, context=[x])  # input 0 of iota's broadcast: its scalar
     (entry,) = dims.shape_argument([length], col, "getitem", what="slice length")
     return binary("add", start, binary("multiply", iota(entry, col.sources), step))
+
+
+def getitem(x, key) -> Tensor:
+    """``x[key]`` (what ``ops.getitem`` and a tensor's ``[]`` build): basic indexing
+    (``ops.shape.basic_getitem``: one view node), or with scalar int tensors among the
+    items, :func:`getitem_with_tensors`."""
+    items = key if isinstance(key, tuple) else (key,)
+    if not any(isinstance(k, Tensor) or (isinstance(k, slice) and any(
+            isinstance(v, Tensor) for v in (k.start, k.stop, k.step))) for k in items):
+        return basic_getitem(x, key)
+    x = as_tensor(x)
+    if x.shape is None:
+        raise op_error(ShapeError, "getitem", [x], "the input's rank is unknown")
+    return getitem_with_tensors(x, items)
 
 
 def getitem_with_tensors(x: Tensor, items: tuple) -> Tensor:
@@ -101,12 +116,12 @@ def getitem_with_tensors(x: Tensor, items: tuple) -> Tensor:
             axis += 1
         else:
             kept.append(k)  # an int: the axis goes away
-    out = getitem(x, tuple(kept))
+    out = basic_getitem(x, tuple(kept))
     # later axes first, so that the positions of earlier ones do not move
     for position, key in reversed(dynamic):
         if isinstance(key, Tensor):
             index = _scalar_int(x, key)
-            size = cast(getitem(shape_of(out), position), "int64")
+            size = cast(basic_getitem(shape_of(out), position), "int64")
             positions = where(binary("less", index, 0), binary("add", index, size), index)
             perm = (position,) + tuple(a for a in range(len(out.shape)) if a != position)
             out = gather(transpose(out, perm), positions)
