@@ -25,7 +25,6 @@ __all__ = ["GradientError", "gradients"]
 def gradients(loss: Tensor, wrt) -> list:
     """Gradients of ``loss`` (summed first if not a scalar) with respect to each
     tensor of ``wrt``; ``None`` where ``loss`` does not depend on it."""
-    from . import ops
     from .ops.reduce import reduce
 
     if not isinstance(loss, Tensor):
@@ -47,6 +46,16 @@ def gradients(loss: Tensor, wrt) -> list:
     reach = _reaching(nodes, {t.id for t in wrt})
     if loss.id not in reach:
         return [None] * len(wrt)
+    start = len(loss.graph.nodes)
+    try:
+        return _backward(loss, nodes, reach, wrt)
+    finally:
+        loss.graph.gradient_spans.append((start, len(loss.graph.nodes)))
+
+
+def _backward(loss, nodes: list, reach: set, wrt: list) -> list:
+    from . import ops
+
     grads: dict[int, Tensor] = {loss.id: ops.fill_like(loss, 1.0)}
     for node in reversed(nodes):
         g = grads.get(node.id)

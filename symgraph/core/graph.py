@@ -70,6 +70,9 @@ class Graph:
         self._controls: list[tuple] = []  # control_dependencies contexts (controls, reads)
         self.learning_phase_value: int | None = None  # set_learning_phase
         self.learning_phase_tensor = None  # the placeholder, made on first use
+        # [start, end) id ranges of the nodes each gradients() call created
+        # (compiler.branches drops the gradients of branches a plan never takes)
+        self.gradient_spans: list[tuple[int, int]] = []
         self.lock = threading.RLock()
 
     # -- naming ---------------------------------------------------------------

@@ -26,8 +26,9 @@ def profile(fn, inputs, repeat: int = 5) -> dict[str, float]:
         repeat: how many timed calls the medians are over (at least 1).
 
     Returns:
-        Kernel name (``'k0'``, ``'k1'``..., as in ``fn.kernels()``) -> seconds, in plan
-        order.
+        Kernel name (``'k0'``, ``'k1'``..., as in ``fn.kernels()``; for a function
+        whose rank-0 bool inputs pick branches, as in
+        ``fn.branch_for(inputs).kernels()``) -> seconds, in plan order.
 
     Example:
         >>> import numpy as np, symgraph.backend as K
@@ -43,6 +44,7 @@ def profile(fn, inputs, repeat: int = 5) -> dict[str, float]:
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
     fn = getattr(fn, "fn", fn)
+    fn = fn.branch_for(inputs)  # what a call with these inputs runs
     values = fn._as_input_list(inputs) if type(inputs) is not list else inputs
     if len(values) != len(fn.inputs):
         raise ValueError(f"this function takes {len(fn.inputs)} inputs, got {len(values)}")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from .. import config
+from ..compiler.branches import selector_inputs
 from ..compiler.passes import DEFAULT_PASSES
 from ..compiler.plan import compile_plan
 from ..core import services
@@ -56,7 +57,9 @@ class Function:
     """
 
     def __init__(self, inputs, outputs, updates=None, name: str | None = None,
-                 fuse: bool = True, passes=None, inner: bool = False):
+                 fuse: bool = True, passes=None, inner: bool = False,
+                 selected: dict | None = None):
+        self._arguments = (inputs, outputs, updates, name, fuse, passes, inner)
         self.inputs = list(inputs or [])
         self.outputs = list(outputs)
         self.name = name
@@ -93,14 +96,21 @@ class Function:
                              "(some were created before K.clear_session()?)")
         self.graph = graphs.pop() if graphs else None
         passes = DEFAULT_PASSES if passes is None else tuple(passes)
-        self.plan = compile_plan(targets, fuse_elementwise=fuse, passes=passes)
+        self.plan = compile_plan(targets, fuse_elementwise=fuse, passes=passes,
+                                 selected=selected)
         # update ops (K.update*, reached from the outputs or updates) take effect
         # after the call; their values must survive the memory plan
         assigns = [s.node for s in self.plan.steps if s.node.op.name == "assign"]
         target_ids = {t.id for t in self.plan.outputs}
         if any(a.id not in target_ids for a in assigns):
             targets = targets + [a for a in assigns if a.id not in target_ids]
-            self.plan = compile_plan(targets, fuse_elementwise=fuse, passes=passes)
+            self.plan = compile_plan(targets, fuse_elementwise=fuse, passes=passes,
+                                     selected=selected)
+        # rank-0 bool inputs that pick whole branches (K.in_train_phase): each value
+        # they are fed gets a plan computing only its branches (compiler.branches)
+        self._selectors = [] if selected is not None else selector_inputs(self.inputs,
+                                                                         targets)
+        self._branches: dict[tuple, Function] = {}
         self._assigns = assigns
         # what each output / update value became after the graph passes
         rewritten = self.plan.outputs
@@ -184,6 +194,10 @@ class Function:
             outputs = entry(inputs)
             if outputs is not None:
                 return outputs
+        if self._selectors:
+            branch = self.branch_for(inputs)
+            if branch is not self:
+                return branch(inputs)
         if type(inputs) is not list:
             inputs = self._as_input_list(inputs)
         specs = self._feed_specs
@@ -219,6 +233,40 @@ class Function:
                 taken.add(id(value))
                 node.inputs[0].assign(value, take=take)
         return results
+
+    def branch_for(self, inputs) -> Function:
+        """The function that runs for these inputs: for a function with rank-0 bool
+        inputs that pick whole branches (``K.switch`` / ``K.in_train_phase`` on
+        ``K.learning_phase()``), the one compiled for the values they are fed, which
+        computes only the branches those values take; else this function.
+
+        Its ``kernels()``, ``profile()`` and ``summary()`` show what such a call runs
+        (this function's show both branches). Compiled on first use and kept.
+
+        Example:
+            >>> import numpy as np, symgraph.backend as K
+            >>> phase = K.placeholder((), dtype="bool")
+            >>> x = K.placeholder((None, 3))
+            >>> f = K.function([x, phase], [K.switch(phase, x * 2.0, K.exp(x) + 1.0)])
+            >>> f.n_kernels, f.branch_for([np.ones((2, 3), "float32"), True]).n_kernels
+            (1, 1)
+            >>> f([np.ones((1, 3), "float32"), True])
+            [array([[2., 2., 2.]], dtype=float32)]
+        """
+        if not self._selectors:
+            return self
+        values = inputs if type(inputs) is list else self._as_input_list(inputs)
+        if len(values) != len(self.inputs):
+            return self  # the ordinary path raises the feed error
+        key = tuple(bool(check_feed(self.inputs[i], values[i])) for i in self._selectors)
+        branch = self._branches.get(key)
+        if branch is None:
+            inputs_, outputs, updates, name, fuse, passes, inner = self._arguments
+            selected = {self.inputs[i].id: v for i, v in zip(self._selectors, key)}
+            branch = Function(inputs_, outputs, updates, name, fuse, passes, inner,
+                              selected=selected)
+            self._branches[key] = branch
+        return branch
 
     # -- batched runs (runtime.batch) -------------------------------------------------
     def map(self, batches: Iterable, *, threads: int | None = None,
