@@ -116,8 +116,12 @@ def switch(condition, then_expression, else_expression) -> Tensor:
         else_expression: tensor, or a callable returning one.
 
     Returns:
-        The selected tensor. A tensor condition computes both branches (they are
-        fused into one loop where possible) and selects.
+        The selected tensor. A rank-0 bool placeholder fed to a compiled function
+        (``K.learning_phase()``) picks one branch per call, as TF's ``tf.cond``
+        does: the function runs a plan for the fed value that computes only that
+        branch, and gradients through the other are zero
+        (``Function.branch_for``). Other tensor conditions compute both branches
+        (fused into one loop where possible) and select.
 
     Example:
         >>> import symgraph.backend as K
