@@ -33,9 +33,10 @@ the epochs after the first can still be slow; their median is reported separatel
 multiple of the warm steady epoch. After its timed epochs the cold process waits (untimed)
 for its background compiles to fill the caches: a process that exits does not wait for its
 compile children (they finish on their own), and the warm process must not start while
-they still run, or it would measure a compile racing a half-filled cache. tf_keras runs once (it keeps no disk
-cache), in the interpreter given by ``--tf-python`` (default: this one if it has
-tf_keras, else ``/tmp/benchvenv/bin/python`` if present, else tf_keras is skipped).
+they still run, or it would measure a compile racing a half-filled cache. tf_keras runs
+once (it keeps no disk cache), in the interpreter given by ``--tf-python`` (default:
+this one if it has tf_keras, else ``/tmp/benchvenv/bin/python`` if present, else
+tf_keras is skipped).
 
 By default every engine is pinned to one thread (``suite_engines.single_thread_env``
 for BLAS/OpenMP/numba, plus ``SYMGRAPH_NUM_THREADS``, ``TF_NUM_INTRAOP_THREADS`` /
@@ -60,7 +61,6 @@ import json
 import math
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -491,24 +491,10 @@ def describe(args, results: dict, meta: dict) -> list[str]:
 
 
 def write_docs(path: str, section: str) -> None:
-    """Replace (or append) this benchmark's section after ``suite.OTHER_SECTIONS``."""
-    from suite import OTHER_SECTIONS
+    """Replace (or append) this benchmark's section of ``path`` (docs/performance.md)."""
+    from report_sections import replace_section
 
-    text = ""
-    if os.path.exists(path):
-        with open(path) as fh:
-            text = fh.read()
-    if OTHER_SECTIONS not in text:
-        text = text.rstrip("\n") + "\n\n\n" + OTHER_SECTIONS + "\n"
-    head, tail = text.split(OTHER_SECTIONS, 1)
-    mine = re.compile(r"^## Real Keras models \(.*?(?=^## |\Z)", re.M | re.S)
-    section = section.rstrip("\n") + "\n"
-    if mine.search(tail):
-        tail = mine.sub(lambda _: section + "\n", tail, count=1).rstrip("\n") + "\n"
-    else:
-        tail = tail.rstrip("\n") + "\n\n" + section
-    with open(path, "w") as fh:
-        fh.write(head + OTHER_SECTIONS + tail)
+    replace_section(path, "Real Keras models (", section)
 
 
 def main(argv=None) -> dict | None:

@@ -40,6 +40,7 @@ import warnings  # noqa: E402
 import numpy as np  # noqa: E402
 import suite_cases as cases  # noqa: E402
 import suite_proc as proc  # noqa: E402
+from report_sections import write_keeping_other_sections  # noqa: E402
 from suite_engines import ENGINES, LABELS  # noqa: E402
 
 FULL = {
@@ -529,22 +530,6 @@ def _load_json(path: str) -> dict:
     return res
 
 
-#: sections of docs/performance.md after this line come from other benchmarks
-OTHER_SECTIONS = "<!-- sections below are written by other benchmarks; suite.py keeps them -->"
-
-
-def _write_keeping_other_sections(path: str, text: str) -> None:
-    """Write ``text`` to ``path``, keeping what follows :data:`OTHER_SECTIONS` there."""
-    tail = ""
-    if os.path.exists(path):
-        with open(path) as fh:
-            old = fh.read()
-        if OTHER_SECTIONS in old:
-            tail = "\n" + old[old.index(OTHER_SECTIONS):]
-    with open(path, "w") as fh:
-        fh.write(text + tail)
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, fewer rounds")
@@ -575,7 +560,7 @@ def main(argv=None) -> dict:
     print()
     print(text)
     if args.out:
-        _write_keeping_other_sections(args.out, text)
+        write_keeping_other_sections(args.out, text)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(_jsonable(res), fh, indent=1, default=str)

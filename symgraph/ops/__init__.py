@@ -6,6 +6,7 @@ from ..core import services
 from . import (  # noqa: F401 - the *_grad modules register the gradient rules
     control,
     conv,
+    conv_grad,
     ctc,
     ctc_decode,
     elementwise,
@@ -15,6 +16,7 @@ from . import (  # noqa: F401 - the *_grad modules register the gradient rules
     indexing,
     leaves,
     linalg,
+    pool_grad,
     random,
     reduce,
     scan,

@@ -34,7 +34,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..core.shapes import check_size
 from ..kernels import direct_conv
-from .registry import KERNEL, Op, define_grad, register
+from .registry import KERNEL, Op, register
 
 PADDINGS = ("valid", "same", "causal")
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -642,15 +642,3 @@ LOCAL_CONV = register(Op(
 POOL = register(Op(
     "pool", KERNEL, _pool_infer, _ref_pool, kernel=_pool_kernel, extra={"tier0": "kernel"},
     doc="N-d max or average pooling (padding never counts)"))
-
-
-# -- gradient rules (the backward ops live in conv_grad and pool_grad, which import this
-# module) -----------------------------------------------------------------------------------
-from . import conv_grad as _grad  # noqa: E402
-from . import pool_grad as _pool_grad  # noqa: E402
-
-define_grad(CONV, _grad.conv_grad)
-define_grad(DEPTHWISE_CONV, _grad.depthwise_grad)
-define_grad(CONV_TRANSPOSE, _grad.conv_transpose_grad)
-define_grad(LOCAL_CONV, _grad.local_grad)
-define_grad(POOL, _pool_grad.pool_grad)

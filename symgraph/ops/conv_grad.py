@@ -44,6 +44,7 @@ from ..core.shapes import check_size
 from ..kernels import cache, direct_conv
 from .conv import (
     CONV,
+    CONV_TRANSPOSE,
     DEPTHWISE_CONV,
     LOCAL_CONV,
     TAP_MAJOR_MAX_CHANNELS,
@@ -689,3 +690,9 @@ define_grad(DEPTHWISE_INPUT_GRAD, _depthwise_input_grad_grad)
 define_grad(DEPTHWISE_KERNEL_GRAD, _depthwise_kernel_grad_grad)
 define_grad(LOCAL_INPUT_GRAD, _local_input_grad_grad)
 define_grad(LOCAL_KERNEL_GRAD, _local_kernel_grad_grad)
+
+# the forward ops' gradients: registered here, where their backward ops are defined
+define_grad(CONV, conv_grad)
+define_grad(DEPTHWISE_CONV, depthwise_grad)
+define_grad(CONV_TRANSPOSE, conv_transpose_grad)
+define_grad(LOCAL_CONV, local_grad)

@@ -383,3 +383,4 @@ def _avg_pool_grad_grad(node, h):
 define_grad(MAX_POOL_GRAD, _max_pool_grad_grad)
 define_grad(MAX_POOL_GATHER, _max_pool_gather_grad)
 define_grad(AVG_POOL_GRAD, _avg_pool_grad_grad)
+define_grad(POOL, pool_grad)  # the forward op's gradient, registered with its backward ops
