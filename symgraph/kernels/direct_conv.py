@@ -12,12 +12,12 @@ thread, AVX-512 VM of ``docs/performance.md``): 32x32x16 -> 16, 3x3, batch 64: f
 
 The kernels take channels-last arrays already padded (``xp``: (N, H, W, C)) and 2-D
 kernels (``w``: (KH, KW, C, O)); 1-D convolutions are the 2-D case with H = KH = 1.
-Output channels are padded to whole tiles where needed: the weights (forward) or the
-output gradient (kernel gradient) are copied to a zero-padded width, so every vector
-load stays inside its array; the padding lanes are never stored. Every bound is checked
-here before a kernel runs. Parallel twins split the forward pass by image and the
-kernel gradient by kernel tap, so each output element is summed in the same order by
-either twin: they give identical bits.
+Output channels are padded to whole tiles where needed: the weights and the output
+(forward) or the output gradient (kernel gradient) get a zero-padded width, so every
+vector load and store stays inside its array, and the padding lanes are cut off after.
+Every bound is checked here before a kernel runs. Parallel twins split the forward pass
+by image and the kernel gradient by kernel tap, so each output element is summed in the
+same order by either twin: they give identical bits.
 """
 
 from __future__ import annotations
@@ -52,8 +52,7 @@ def tile_for(out_channels: int) -> tuple[int, int]:
 def _header(parallel: bool) -> str:
     jit = "njit, prange" if parallel else "njit"
     return (f"# simd {source_digest()}\nimport numpy as np\nfrom numba import {jit}\n"
-            "from symgraph.kernels.simd import vadd, vbroadcast, vfma, vlane, vload, vsplat, "
-            "vstore, vzero\n\n")
+            "from symgraph.kernels.simd import vadd, vbroadcast, vfma, vload, vstore, vzero\n\n")
 
 
 def _decorator(parallel: bool) -> str:
@@ -62,12 +61,12 @@ def _decorator(parallel: bool) -> str:
 
 
 def _forward_source(blocks: int, parallel: bool) -> str:
-    """``conv(x, w, out, dims)``: x (N*H*W*C,), w (KH*KW*C*OP,), out (N*OH*OW*O,).
+    """``conv(x, w, out, dims)``: x (N*H*W*C,), w (KH*KW*C*OP,), out (N*OH*OW*OP,).
     Offsets are unsigned and stepped by addition, so the inner loop is the loads and
     FMAs only (signed indices cost a negative-index fix-up per load)."""
     pixels = _PIXELS[blocks]
     lines = [_header(parallel), _decorator(parallel),
-             "def conv(x, w, out, N, H, W, C, OH, OW, O, OP, KH, KW, sh, sw, dh, dw):\n",
+             "def conv(x, w, out, N, H, W, C, OH, OW, OP, KH, KW, sh, sw, dh, dw):\n",
              "    sc = np.uintp(sw * C)\n",
              *[f"    s{p} = np.uintp({p}) * sc\n" for p in range(1, pixels)],
              "    one = np.uintp(1)\n    step = np.uintp(OP)\n",
@@ -96,20 +95,12 @@ def _forward_source(blocks: int, parallel: bool) -> str:
             lines.append(f"{inner}v = vbroadcast(x, {at})\n")
             lines.extend(f"{inner}a{p}_{b} = vfma(v, w{b}, a{p}_{b})\n" for b in range(blocks))
         lines.append(f"{inner}xi += one\n{inner}wi += step\n")
-        lines.append(f"{pad}ob = ((n * OH + oh) * OW + ow) * O + cb\n"
-                     f"{pad}if cb + {LANES * blocks} <= O:\n")
-        lines.extend(f"{pad}    vstore(out, ob + {p} * O + {LANES * b}, a{p}_{b})\n"
+        lines.append(f"{pad}ob = ((n * OH + oh) * OW + ow) * OP + cb\n")
+        lines.extend(f"{pad}vstore(out, ob + {p} * OP + {LANES * b}, a{p}_{b})\n"
                      for p in range(count) for b in range(blocks))
-        lines.append(f"{pad}else:\n")
-        for p in range(count):
-            for b in range(blocks):
-                # the tile's last channels: store only the lanes below O
-                lines.append(f"{pad}    for lane in range(min({LANES}, O - cb - {LANES * b})):\n"
-                             f"{pad}        out[ob + {p} * O + {LANES * b} + lane] = "
-                             f"vlane(a{p}_{b}, lane)\n")
 
-    # full tiles, then halves for the row's tail (at most one of each), then single pixels
-    sizes = [pixels] + [p for p in (pixels // 2, pixels // 4) if p > 1]
+    # full tiles, then one of half width for the row's tail, then single pixels
+    sizes = [pixels] + [p for p in (pixels // 2,) if p > 1]
     for k, size in enumerate(sizes):
         lines.append(f"                {'while' if k == 0 else 'if'} ow + {size} <= OW:\n")
         tile(size, " " * 20)
@@ -199,14 +190,15 @@ def correlate(xp: np.ndarray, w: np.ndarray, out_spatial, strides, dilation) -> 
     rank = xp.ndim - 2
     o = w.shape[-1]
     ksize = w.shape[:rank]
-    result = np.empty((xp.shape[0], *out_spatial, o), dtype=np.float32)
+    blocks, padded = tile_for(o)
+    # whole vectors of output channels; a width that is not one is cut after the kernel
+    result = np.empty((xp.shape[0], *out_spatial, padded), dtype=np.float32)
     if result.size == 0:
-        return result
+        return result[..., :o]
     x2, strides2, dilation2, ksize2 = _as_2d(xp, strides, dilation, ksize)
     out2 = (1, *out_spatial) if rank == 1 else tuple(out_spatial)
     _check_windows(x2.shape, out2, ksize2, strides2, dilation2)
     n, h, width, c = x2.shape
-    blocks, padded = tile_for(o)
     w2 = np.ascontiguousarray(w, dtype=np.float32).reshape(*ksize2, c, o)
     if padded != o:  # whole vectors of weights; the extra lanes are never stored
         wide = np.zeros((*ksize2, c, padded), dtype=np.float32)
@@ -217,9 +209,8 @@ def correlate(xp: np.ndarray, w: np.ndarray, out_spatial, strides, dilation) -> 
                          _loader(_forward_source, blocks, False, "conv"),
                          _loader(_forward_source, blocks, True, "conv"))
     run(np.ascontiguousarray(x2, dtype=np.float32).reshape(-1), w2.reshape(-1),
-        result.reshape(-1), n, h, width, c, *out2, o, padded, *ksize2, *strides2,
-        *dilation2)
-    return result
+        result.reshape(-1), n, h, width, c, *out2, padded, *ksize2, *strides2, *dilation2)
+    return result if padded == o else np.ascontiguousarray(result[..., :o])
 
 
 def kernel_gradient(xp: np.ndarray, g: np.ndarray, ksize, strides, dilation) -> np.ndarray:
