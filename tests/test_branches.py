@@ -124,3 +124,21 @@ def test_functions_without_selectors_are_their_own_branch():
     mask = K.placeholder((None, 2), dtype="bool")  # entrywise: not a whole-branch pick
     f = K.function([x, mask], [K.switch(mask, x, -x)])
     assert f.branch_for([_x((1, 2)), np.ones((1, 2), bool)]) is f
+
+
+def test_a_compile_child_gets_the_selected_graph():
+    # the compile child rebuilds the function from a graph file, which does not record
+    # which nodes gradients() built: it is given the selected graph itself, and must
+    # plan the same kernels as the branch it compiles for
+    from symgraph import io
+
+    f = _batch_norm_graph(np.ones(3))
+    xv = _x((5, 4, 3))
+    branch = f.branch_for([xv, 1])
+    form = branch._compile_form()
+    assert form is not branch and f._compile_form() is f
+    loaded = io.loads(io.dumps(form))
+    child = loaded.branch_for([xv, 1])
+    assert [k.kind for k in child.kernels()] == [k.kind for k in branch.kernels()]
+    for a, b in zip(loaded([xv, 1]), branch([xv, 1])):
+        np.testing.assert_array_equal(a, b)

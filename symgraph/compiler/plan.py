@@ -10,7 +10,6 @@ from ..core.shapes import is_fully_known
 from ..core.tensor import Placeholder, Variable
 from ..errors import GraphError
 from ..ops.registry import ELEMENTWISE, LEAF
-from .branches import select_branches
 from .codegen import CompiledGroup, build_group_spec
 from .fuse import fuse_with_reductions, is_scalar_source
 from .fused_reduce import CompiledReduceGroup
@@ -51,17 +50,11 @@ class Plan:
         return "\n".join(lines)
 
 
-def compile_plan(outputs, fuse_elementwise: bool = True, passes=DEFAULT_PASSES,
-                 selected: dict | None = None) -> Plan:
+def compile_plan(outputs, fuse_elementwise: bool = True, passes=DEFAULT_PASSES) -> Plan:
     """Build the execution plan of ``outputs`` (a list of tensors), after running the
-    graph ``passes`` (see ``compiler.passes``). ``selected``: placeholder id -> the
-    bool it is fed, for a plan computing only the branches those values pick
-    (``compiler.branches``). ``Plan.outputs`` are the rewritten outputs, in the same
-    order."""
-    outputs = list(outputs)
-    if selected:
-        outputs = select_branches(outputs, selected)
-    outputs = run_passes(outputs, passes)
+    graph ``passes`` (see ``compiler.passes``). ``Plan.outputs`` are the rewritten
+    outputs, in the same order."""
+    outputs = run_passes(list(outputs), passes)
 
     value_nodes, shape_nodes = prune(outputs)
     needed = {**shape_nodes, **value_nodes}

@@ -76,7 +76,7 @@ def compile_in_child(fn, feeds: list, started=None) -> bool:
     if not enabled():
         return False
     try:
-        data = services.dumps(fn)
+        data = services.dumps(fn._compile_form())
     except Exception:  # noqa: BLE001 - an op without a graph-file form: compile here
         return False
     if len(data) > MAX_GRAPH_BYTES:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from .. import config
-from ..compiler.branches import selector_inputs
+from ..compiler.branches import select_branches, selector_inputs
 from ..compiler.passes import DEFAULT_PASSES
 from ..compiler.plan import compile_plan
 from ..core import services
@@ -96,16 +96,18 @@ class Function:
                              "(some were created before K.clear_session()?)")
         self.graph = graphs.pop() if graphs else None
         passes = DEFAULT_PASSES if passes is None else tuple(passes)
-        self.plan = compile_plan(targets, fuse_elementwise=fuse, passes=passes,
-                                 selected=selected)
+        self._selected = selected
+        if selected:  # a branch of a function with selector inputs: see branch_for
+            targets = select_branches(targets, selected)
+        self._targets = targets
+        self.plan = compile_plan(targets, fuse_elementwise=fuse, passes=passes)
         # update ops (K.update*, reached from the outputs or updates) take effect
         # after the call; their values must survive the memory plan
         assigns = [s.node for s in self.plan.steps if s.node.op.name == "assign"]
         target_ids = {t.id for t in self.plan.outputs}
         if any(a.id not in target_ids for a in assigns):
             targets = targets + [a for a in assigns if a.id not in target_ids]
-            self.plan = compile_plan(targets, fuse_elementwise=fuse, passes=passes,
-                                     selected=selected)
+            self.plan = compile_plan(targets, fuse_elementwise=fuse, passes=passes)
         # rank-0 bool inputs that pick whole branches (K.in_train_phase): each value
         # they are fed gets a plan computing only its branches (compiler.branches)
         self._selectors = [] if selected is not None else selector_inputs(self.inputs,
@@ -267,6 +269,22 @@ class Function:
                               selected=selected)
             self._branches[key] = branch
         return branch
+
+    def _compile_form(self) -> Function:
+        """A function computing what this one's plan computes, from its own graph: this
+        function, or for a branch (:meth:`branch_for`) one over the selected graph, so
+        that a compile child given its graph file builds the same kernels
+        (``runtime.compile_worker``; the selection itself needs what only this
+        process knows: which nodes ``gradients()`` built)."""
+        if not self._selected:
+            return self
+        n_out, n_up = len(self.outputs), len(self.updates)
+        outputs = self._targets[:n_out]
+        updates = [(var, value) for (var, _), value in
+                   zip(self.updates, self._targets[n_out:n_out + n_up])]
+        update_ops = self._targets[n_out + n_up:n_out + n_up + len(self.update_ops)]
+        _, _, _, name, fuse, passes, inner = self._arguments
+        return Function(self.inputs, outputs, updates + update_ops, name, fuse, passes, inner)
 
     # -- batched runs (runtime.batch) -------------------------------------------------
     def map(self, batches: Iterable, *, threads: int | None = None,
