@@ -113,15 +113,20 @@ def _forward_source(blocks: int, parallel: bool) -> str:
 
 def _kernel_grad_source(blocks: int, parallel: bool) -> str:
     """``kgrad(x, g, dw, dims)``: x (N*H*W*C,), g (N*OH*OW*OP,), dw (KH*KW*C*OP,)
-    zeros; each tap's dw rows are summed over (n, oh) in order by one thread."""
+    zeros. Every dw entry is summed over (n, oh) in that order by either twin: the
+    serial one runs the taps innermost (an image row of x and g is read from cache for
+    all of them), the parallel one splits the taps between threads."""
     channels = _CHANNELS[blocks]
+    if parallel:
+        loops = ["    for tap in prange(KH * KW):\n", "        for n in range(N):\n",
+                 "            for oh in range(OH):\n"]
+    else:
+        loops = ["    for n in range(N):\n", "        for oh in range(OH):\n",
+                 "            for tap in range(KH * KW):\n"]
     lines = [_header(parallel), _decorator(parallel),
              "def kgrad(x, g, dwt, N, H, W, C, OH, OW, OP, KH, KW, sh, sw, dh, dw):\n",
-             "    sc = np.uintp(sw * C)\n    step = np.uintp(OP)\n",
-             f"    for tap in {'prange' if parallel else 'range'}(KH * KW):\n",
-             "        kh = tap // KW\n        kw = tap - kh * KW\n",
-             "        for n in range(N):\n",
-             "            for oh in range(OH):\n",
+             "    sc = np.uintp(sw * C)\n    step = np.uintp(OP)\n", *loops,
+             "                kh = tap // KW\n                kw = tap - kh * KW\n",
              "                row = (n * H + oh * sh + kh * dh) * W\n",
              f"                for cb in range(0, OP, {LANES * blocks}):\n",
              "                    c0 = 0\n"]

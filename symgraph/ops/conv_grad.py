@@ -208,7 +208,8 @@ def conv_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation,
     if g.size == 0 or c == 0 or kprod == 0:
         return np.zeros((n, *x_spatial, c), dtype=g.dtype)
     if scatter is None and all(s == 1 for s in strides) and o > TAP_MAJOR_MAX_CHANNELS \
-            and direct_route(g.dtype, rank, c):
+            and direct_route(g.dtype, rank, c) and _direct_input_grad_pays(g, ksize,
+                                                                           dilation, c):
         return _input_grad_direct(g, w, x_spatial, pads, dilation)
     wt = w.reshape(kprod, c, o).transpose(2, 0, 1).reshape(o, kprod * c)
     per_image = math.prod(out)
@@ -232,6 +233,18 @@ def conv_input_grad_channels_last(g, w, x_spatial, strides, padding, dilation,
             dx[start:stop] = scatter(cols, x_spatial, out, ksize, strides, dilation,
                                      pads).reshape(stop - start, -1, c)
     return dx.reshape(n, *x_spatial, c)
+
+
+#: the direct input gradient copies the output gradient into a padded buffer; where
+#: that grows it by more than this (and the result is wide), col2im is faster
+#: (bench_conv.py, 24x24x64 -> 26x26x32: padded by 36 %, direct 18.6 ms vs col2im
+#: 17.3; 32x32x16 'same', padded by 13 %: 3.7 vs 6.2 ms; 1-D 96x128 -> 100x64: 5.3 vs 6.0)
+DIRECT_INPUT_GRAD_MAX_GROWTH = 1.25
+
+
+def _direct_input_grad_pays(g, ksize, dilation, in_channels: int) -> bool:
+    padded = math.prod(n + 2 * (k - 1) * d for n, k, d in zip(g.shape[1:-1], ksize, dilation))
+    return in_channels < 32 or padded <= DIRECT_INPUT_GRAD_MAX_GROWTH * math.prod(g.shape[1:-1])
 
 
 def _input_grad_direct(g, w, x_spatial, pads, dilation):
