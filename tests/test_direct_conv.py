@@ -157,3 +157,9 @@ def test_conv_op_takes_the_direct_route_and_its_gradients(monkeypatch, fmt):
     ref = reference_eval([y, gx, gw], {x: xv})
     for a, b in zip(got, ref):
         np.testing.assert_allclose(a, b, rtol=3e-5, atol=3e-5 * np.abs(b).max())
+
+
+def test_lanes_match_the_simd_module():
+    from symgraph.kernels import simd
+
+    assert direct_conv.LANES == simd.LANES

@@ -94,3 +94,18 @@ def test_large_zero_outputs_are_mapped_lazily_and_are_ordinary_arrays(dtype):
 def test_negative_zero_fill_keeps_its_sign():
     got = K.eval(-K.zeros_like(K.constant(np.ones(3))))
     assert np.signbit(got).all()
+
+
+def test_importing_the_backend_and_building_graphs_loads_no_compiler():
+    # numba and llvmlite cost ~0.3 s to import: a graph is built without them, and the
+    # first compile (or a tier-0 call) pays for them
+    import subprocess
+    import sys
+
+    code = ("import sys, symgraph.backend as K; x = K.placeholder((None, 8, 8, 16)); "
+            "w = K.variable(__import__('numpy').ones((3, 3, 16, 16), 'float32')); "
+            "y = K.conv2d(x, w); K.gradients(K.sum(y), [x, w]); "
+            "print(sorted(m for m in ('numba', 'llvmlite') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

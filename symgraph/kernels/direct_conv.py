@@ -28,7 +28,10 @@ import numpy as np
 
 from . import cache
 from .parallelism import launch_loaders, threads_for
-from .simd import LANES, source_digest
+
+#: float32 lanes of a vector (``simd.LANES``; that module imports numba, which this one
+#: leaves to the kernels' first use)
+LANES = 16
 
 __all__ = ["correlate", "kernel_gradient", "tile_for"]
 
@@ -50,6 +53,8 @@ def tile_for(out_channels: int) -> tuple[int, int]:
 
 
 def _header(parallel: bool) -> str:
+    from .simd import source_digest
+
     jit = "njit, prange" if parallel else "njit"
     return (f"# simd {source_digest()}\nimport numpy as np\nfrom numba import {jit}\n"
             "from symgraph.kernels.simd import vadd, vbroadcast, vfma, vload, vstore, vzero\n\n")

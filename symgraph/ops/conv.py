@@ -33,7 +33,6 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..core.shapes import check_size
-from ..kernels import direct_conv
 from .registry import KERNEL, Op, register
 
 PADDINGS = ("valid", "same", "causal")
@@ -314,6 +313,8 @@ def conv_channels_last(x, w, strides, padding, dilation, direct: bool = True):
         return np.zeros(out_shape, dtype=x.dtype)
     if direct and x.shape[-1] > TAP_MAJOR_MAX_CHANNELS and \
             direct_route(x.dtype, rank, w.shape[-1]):
+        from ..kernels import direct_conv  # numba: imported on first use
+
         return direct_conv.correlate(_pad(x, pads), w, out, strides, dilation)
     if x.shape[-1] <= TAP_MAJOR_MAX_CHANNELS:
         return np.matmul(_tap_major_columns(_pad(x, pads), ksize, strides, dilation, out).T,

@@ -41,7 +41,7 @@ import math
 import numpy as np
 
 from ..core.shapes import check_size
-from ..kernels import cache, direct_conv
+from ..kernels import cache
 from .conv import (
     CONV,
     CONV_TRANSPOSE,
@@ -259,6 +259,8 @@ def _input_grad_direct(g, w, x_spatial, pads, dilation):
     if min(min(p) for p in gpads) < 0:
         raise ValueError(f"padding {pads} exceeds the kernel's reach {reach}")
     flipped = np.ascontiguousarray(w[(slice(None, None, -1),) * rank].swapaxes(-1, -2))
+    from ..kernels import direct_conv  # numba: imported on first use
+
     return direct_conv.correlate(_pad(g, gpads), flipped, tuple(x_spatial), (1,) * rank,
                                  dilation)
 
@@ -277,6 +279,8 @@ def conv_kernel_grad_channels_last(x, g, ksize, strides, padding, dilation,
     if g.size == 0 or c == 0 or kprod == 0:
         return np.zeros((*ksize, c, o), dtype=x.dtype)
     if direct and direct_route(x.dtype, len(ksize), o):
+        from ..kernels import direct_conv  # numba: imported on first use
+
         return direct_conv.kernel_gradient(_pad(x, pads), g, ksize, strides, dilation)
     per_image = math.prod(out)
     g_rows = g.reshape(g.shape[0] * per_image, o)
