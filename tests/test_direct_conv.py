@@ -163,3 +163,49 @@ def test_lanes_match_the_simd_module():
     from symgraph.kernels import simd
 
     assert direct_conv.LANES == simd.LANES
+
+
+# -- SIMD max pooling (symgraph.kernels.pooling) ------------------------------------------
+POOL_CASES = [
+    ((2, 8, 8, 16), (2, 2), (2, 2), "valid"),
+    ((3, 7, 9, 32), (3, 2), (2, 1), "same"),
+    ((1, 5, 6, 48), (2, 3), (1, 2), "valid"),
+    ((2, 11, 16), (3,), (2,), "same"),
+]
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"{c[0]}-k{c[1]}-s{c[2]}-{c[3]}")
+def test_max_pool_matches_numpy_route(case):
+    from symgraph.kernels import pooling
+
+    shape, size, strides, padding = case
+    x = _random(shape)
+    x.flat[::7] = np.nan  # NaNs win their windows, as with np.maximum
+    out, pads = conv_ops._plan(shape[1:-1], size, strides, (1,) * len(size), padding)
+    got = pooling.max_pool(conv_ops._pad(x, pads, -np.inf), size, strides, out)
+    want = conv_ops.pool_channels_last(x, size, strides, padding, "max", direct=False)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_max_pool_refuses_what_it_cannot_read():
+    from symgraph.kernels import pooling
+
+    with pytest.raises(ValueError, match="multiple of 16"):
+        pooling.max_pool(_random((1, 4, 4, 8)), (2, 2), (2, 2), (2, 2))
+    with pytest.raises(ValueError, match="fall outside"):
+        pooling.max_pool(_random((1, 4, 4, 16)), (2, 2), (2, 2), (3, 2))
+
+
+def test_pool_op_takes_the_simd_route(monkeypatch):
+    from symgraph.kernels import pooling
+
+    calls = []
+    real = pooling.max_pool
+    monkeypatch.setattr(pooling, "max_pool", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(config, "_TIERED", [False])
+    x = K.placeholder((None, 6, 6, 16))
+    y = K.pool2d(x, (2, 2), strides=(2, 2), pool_mode="max")
+    xv = _random((2, 6, 6, 16))
+    got = K.function([x], [y])([xv])[0]
+    assert calls
+    np.testing.assert_array_equal(got, reference_eval([y], {x: xv})[0])

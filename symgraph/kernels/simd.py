@@ -26,7 +26,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["LANES", "f32x16", "source_digest", "vadd", "vbroadcast", "vfma", "vlane", "vload",
-           "vsplat", "vstore", "vzero"]
+           "vmax", "vsplat", "vstore", "vzero"]
 
 #: float32 lanes of one vector
 LANES = 16
@@ -138,6 +138,17 @@ def vadd(typingctx, a, b):
     """``a + b`` lane by lane."""
     def codegen(context, builder, signature, args):
         return builder.fadd(args[0], args[1])
+    return f32x16(f32x16, f32x16), codegen
+
+
+@intrinsic
+def vmax(typingctx, a, b):
+    """The larger of ``a`` and ``b`` lane by lane, NaN if either is (``llvm.maximum``,
+    as ``np.maximum``; -0.0 counts as smaller than +0.0)."""
+    def codegen(context, builder, signature, args):
+        maximum = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_VECTOR, [_VECTOR] * 2), "llvm.maximum.v16f32")
+        return builder.call(maximum, list(args))
     return f32x16(f32x16, f32x16), codegen
 
 
