@@ -2,7 +2,7 @@
 pictures (see docs/inspecting.md).
 
 Importing it lends a compiled function's views to the runtime below it
-(:mod:`symgraph.core.services`)."""
+(``symgraph.core.services``)."""
 
 from ..core import services
 from . import compiled, profile, view
