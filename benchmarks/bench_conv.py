@@ -12,8 +12,14 @@ Candidates, on the layers of a small CNN (channels_last, 'same' padding, stride 
   ``TAP_MAJOR_MAX_CHANNELS`` input channels and ``im2col_rows`` above.
 * ``numba_direct``: direct 7-deep loops compiled with numba (serial, innermost loop over
   the contiguous output channels).
+* ``simd_direct``: symgraph's register-tiled SIMD kernel (``symgraph.kernels.direct_conv``,
+  float32 only; float64 takes im2col), the route float32 convolutions take now.
 * ``numba_prange``: the same loops with ``parallel=True`` over the batch.
 * ``symgraph``: the whole ``K.function`` call (feed checks, kernel, output checks).
+
+Then, on the layers of ``benchmarks/bench_keras_models.py``'s models, the forward pass,
+kernel gradient and input gradient by the direct SIMD kernels against im2col/col2im
+(``--layers-only`` runs just this part).
 
 Run: ``PYTHONPATH=. python benchmarks/bench_conv.py [--repeats 30]``. Prints the median
 time of each route and its ratio to ``numpy_ref`` (< 1 is faster).
@@ -93,7 +99,7 @@ def route_im2col(x, w, tap_major: bool):
     conv_ops.TAP_MAJOR_MAX_CHANNELS = x.shape[-1] if tap_major else 0
     try:
         return conv_ops.conv_channels_last(x, w, strides=(1, 1), padding="same",
-                                           dilation=(1, 1))
+                                           dilation=(1, 1), direct=False)
     finally:
         conv_ops.TAP_MAJOR_MAX_CHANNELS = saved
 
@@ -123,6 +129,7 @@ def bench_layer(label, x, w, repeats):
         "im2col_taps": lambda: route_im2col(x, w, True),
         "numba_direct": lambda: route_numba(numba_direct, x, w),
         "numba_prange": lambda: route_numba(numba_prange, x, w),
+        "simd_direct": lambda: conv_ops.conv_channels_last(x, w, (1, 1), "same", (1, 1)),
         "symgraph": lambda: f([x])[0],
     }
     expected = route_numpy_ref(x, w)
@@ -136,13 +143,75 @@ def bench_layer(label, x, w, repeats):
         print(f"  {name:13s} {t * 1e3:9.3f} ms   ratio {t / base:6.3f}")
 
 
+#: (x shape, kernel size, out channels, padding) of the Keras benchmark models' layers
+MODEL_LAYERS = [((64, 32, 32, 16), (3, 3), 16, "same"), ((64, 26, 26, 32), (3, 3), 64, "valid"),
+                ((64, 100, 64), (5,), 128, "valid"), ((64, 28, 28, 1), (3, 3), 32, "valid"),
+                ((64, 28, 28, 3), (3, 3), 32, "valid")]
+
+
+def _layer_times(shape, ksize, o, padding, repeats, rng) -> str:
+    from symgraph.ops import conv_grad
+
+    ones = (1,) * len(ksize)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((*ksize, shape[-1], o)).astype(np.float32)
+    out, _ = conv_ops._plan(shape[1:-1], ksize, ones, ones, padding)
+    g = rng.standard_normal((shape[0], *out, o)).astype(np.float32)
+    calls = {
+        "forward": lambda: conv_ops.conv_channels_last(x, w, ones, padding, ones),
+        "kernel grad": lambda: conv_grad.conv_kernel_grad_channels_last(
+            x, g, ksize, ones, padding, ones),
+        "input grad": lambda: conv_grad.conv_input_grad_channels_last(
+            g, w, shape[1:-1], ones, padding, ones),
+    }
+    saved = conv_ops.DIRECT_MIN_CHANNELS
+    times = {(name, d): [] for name in calls for d in (True, False)}
+    try:
+        for d in (True, False):
+            conv_ops.DIRECT_MIN_CHANNELS = saved if d else 1 << 30
+            for fn in calls.values():
+                fn()  # compile, warm caches
+        for _ in range(repeats):
+            for d in (True, False):
+                conv_ops.DIRECT_MIN_CHANNELS = saved if d else 1 << 30
+                for name, fn in calls.items():
+                    t0 = time.perf_counter()
+                    fn()
+                    times[name, d].append(time.perf_counter() - t0)
+    finally:
+        conv_ops.DIRECT_MIN_CHANNELS = saved
+    flops = 2 * g.size * int(np.prod(ksize)) * shape[-1]
+    cells = []
+    for name in calls:
+        a, b = (statistics.median(times[name, d]) for d in (True, False))
+        cells.append(f"{name} {a * 1e3:.2f} vs {b * 1e3:.2f} "
+                     f"({flops / a / 1e9:.0f} / {flops / b / 1e9:.0f})")
+    return f"  {shape} k{ksize} -> {o}: " + "; ".join(cells)
+
+
+def bench_model_layers(repeats: int) -> None:
+    """Direct SIMD kernels against im2col/col2im, forward and both gradients, one
+    process, interleaved rounds; the direct route switched off by raising
+    ``DIRECT_MIN_CHANNELS`` (the gradients ask ``ops.conv.direct_route`` too). The
+    input gradient's rule may keep col2im for both (see ``ops.conv_grad``)."""
+    rng = np.random.default_rng(0)
+    print("\nmodel layers, float32 (ms, direct vs im2col/col2im; GFLOP/s):")
+    for shape, ksize, o, padding in MODEL_LAYERS:
+        print(_layer_times(shape, ksize, o, padding, repeats, rng), flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--layers-only", action="store_true",
+                        help="only the direct-vs-im2col table of the models' layers")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     print(f"numba threads: {__import__('numba').config.NUMBA_NUM_THREADS}, "
           f"cpus: {os.cpu_count()}, numpy {np.__version__}")
+    if args.layers_only:
+        bench_model_layers(args.repeats)
+        return
     for dtype in ("float32", "float64"):
         x1 = rng.normal(size=(64, 28, 28, 1)).astype(dtype)
         w1 = rng.normal(size=(3, 3, 1, 32)).astype(dtype)
@@ -150,6 +219,7 @@ def main(argv=None):
         x2 = rng.normal(size=(64, 14, 14, 32)).astype(dtype)
         w2 = rng.normal(size=(3, 3, 32, 64)).astype(dtype)
         bench_layer("layer 2: 14x14x32 -> 64", x2, w2, args.repeats)
+    bench_model_layers(max(5, args.repeats // 3))
 
 
 if __name__ == "__main__":

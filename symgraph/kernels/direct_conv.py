@@ -22,7 +22,6 @@ same order by either twin: they give identical bits.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -66,22 +65,16 @@ def _decorator(parallel: bool) -> str:
     return f"@njit(cache=CACHE, nogil=True, error_model='numpy'{par})\n"
 
 
-def _forward_source(blocks: int, parallel: bool, unrolled: tuple | None = None) -> str:
+def _forward_source(blocks: int, parallel: bool) -> str:
     """``conv(x, w, out, dims)``: x (N*H*W*C,), w (KH*KW*C*OP,), out (N*OH*OW*OP,).
     Offsets are unsigned and stepped by addition, so the inner loop is the loads and
-    FMAs only (signed indices cost a negative-index fix-up per load). ``unrolled``:
-    ``(KH, KW, C)`` of a small kernel whose taps and channels are written out, with
-    their offsets computed once (a 3x3 kernel on one channel otherwise spends its time
-    entering 3-step loops)."""
+    FMAs only (signed indices cost a negative-index fix-up per load)."""
     pixels = _PIXELS[blocks]
-    taps = list(itertools.product(*(range(n) for n in unrolled))) if unrolled else []
     lines = [_header(parallel), _decorator(parallel),
              "def conv(x, w, out, N, H, W, C, OH, OW, OP, KH, KW, sh, sw, dh, dw):\n",
              "    sc = np.uintp(sw * C)\n",
              *[f"    s{p} = np.uintp({p}) * sc\n" for p in range(1, pixels)],
              "    one = np.uintp(1)\n    step = np.uintp(OP)\n",
-             *[f"    xo{t} = np.uintp(({kh} * dh * W + {kw} * dw) * C + {ci})\n"
-               f"    wo{t} = np.uintp({t}) * step\n" for t, (kh, kw, ci) in enumerate(taps)],
              # unit dilation along W: a kernel row's taps and channels are one run in
              # both x and w, so one loop covers them (3 taps of 1 channel: 3 steps, not
              # 3 loops of one)
@@ -91,25 +84,7 @@ def _forward_source(blocks: int, parallel: bool, unrolled: tuple | None = None) 
              f"            for cb in range(0, OP, {LANES * blocks}):\n",
              "                ow = 0\n"]
 
-    def unrolled_tile(count: int, pad: str) -> None:
-        lines.extend(f"{pad}a{p}_{b} = vzero()\n" for p in range(count) for b in range(blocks))
-        lines.append(f"{pad}xi = np.uintp(((n * H + oh * sh) * W + ow * sw) * C)\n"
-                     f"{pad}wi = np.uintp(cb)\n")
-        for t in range(len(taps)):
-            lines.extend(f"{pad}w{b} = vload(w, wi + wo{t}{f' + {LANES * b}' if b else ''})\n"
-                         for b in range(blocks))
-            for p in range(count):
-                lines.append(f"{pad}v = vbroadcast(x, xi + xo{t}{f' + s{p}' if p else ''})\n")
-                lines.extend(f"{pad}a{p}_{b} = vfma(v, w{b}, a{p}_{b})\n"
-                             for b in range(blocks))
-        lines.append(f"{pad}ob = ((n * OH + oh) * OW + ow) * OP + cb\n")
-        lines.extend(f"{pad}vstore(out, ob + {p} * OP + {LANES * b}, a{p}_{b})\n"
-                     for p in range(count) for b in range(blocks))
-
     def tile(count: int, pad: str) -> None:
-        if taps:
-            unrolled_tile(count, pad)
-            return
         lines.extend(f"{pad}a{p}_{b} = vzero()\n" for p in range(count) for b in range(blocks))
         lines.append(f"{pad}for kh in range(KH):\n"
                      f"{pad}    row = (n * H + oh * sh + kh * dh) * W\n"
@@ -187,13 +162,8 @@ def _kernel_grad_source(blocks: int, parallel: bool) -> str:
     return "".join(lines)
 
 
-def _loader(make_source, blocks: int, parallel: bool, name: str, *extra):
-    return lambda: getattr(cache.load(make_source(blocks, parallel, *extra)), name)
-
-
-#: kernels with at most this many taps x input channels have them written out
-#: (``_forward_source``'s ``unrolled``)
-UNROLL_MAX = 27
+def _loader(make_source, blocks: int, parallel: bool, name: str):
+    return lambda: getattr(cache.load(make_source(blocks, parallel)), name)
 
 
 def _check_windows(xp_shape, out_spatial, ksize, strides, dilation) -> None:
@@ -245,10 +215,9 @@ def correlate(xp: np.ndarray, w: np.ndarray, out_spatial, strides, dilation) -> 
         wide[..., :o] = w2
         w2 = wide
     work = result.size * c * math.prod(ksize2) // LANES
-    unrolled = (*ksize2, c) if math.prod(ksize2) * c <= UNROLL_MAX else None
     run = launch_loaders(threads_for(work),
-                         _loader(_forward_source, blocks, False, "conv", unrolled),
-                         _loader(_forward_source, blocks, True, "conv", unrolled))
+                         _loader(_forward_source, blocks, False, "conv"),
+                         _loader(_forward_source, blocks, True, "conv"))
     run(np.ascontiguousarray(x2, dtype=np.float32).reshape(-1), w2.reshape(-1),
         result.reshape(-1), n, h, width, c, *out2, padded, *ksize2, *strides2, *dilation2)
     return result if padded == o else np.ascontiguousarray(result[..., :o])

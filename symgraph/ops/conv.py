@@ -4,7 +4,7 @@
 Route (chosen by ``benchmarks/bench_conv.py``): float32 convolutions of 1 or 2 spatial
 dims with at least 8 output channels run SIMD direct kernels
 (:mod:`symgraph.kernels.direct_conv`: register tiles of pixels x output channels, no
-patch matrix) for the forward pass (from 4 input channels) and both gradients (the
+patch matrix) for the forward pass (from 2 input channels) and both gradients (the
 input gradient at unit strides). Otherwise the input is padded once, its patches are
 gathered with ``sliding_window_view`` (a bounds-checked NumPy view, so nothing can
 read outside the buffer) and copied, a few images at a time (``COLUMN_CHUNK_BYTES``),
@@ -302,17 +302,16 @@ def conv_channels_last(x, w, strides, padding, dilation, direct: bool = True):
     (tier 0 clears it: the kernel would compile), else im2col + BLAS matmuls.
 
     ``benchmarks/bench_conv.py`` (one thread, batch 64): 32x32x16 -> 16 'same' 6.7 ->
-    4.2 ms, 26x26x32 -> 64 16.6 -> 14.4 ms, 1-D 100x64 -> 128 (k=5) 5.9 -> 5.6 ms. With
-    at most three input channels the tap-major im2col below stays faster (28x28x1 -> 32:
-    0.7 ms against 1.5 ms)."""
+    3.7 ms, 26x26x32 -> 64 17.0 -> 12.8 ms, 1-D 100x64 -> 128 (k=5) 5.8 -> 5.3 ms,
+    28x28x3 -> 32 2.3 -> 1.3 ms. One input channel keeps the tap-major im2col
+    (28x28x1 -> 32: 0.84 ms against 0.89 direct)."""
     rank = x.ndim - 2
     ksize = w.shape[:rank]
     out, pads = _plan(x.shape[1:-1], ksize, strides, dilation, padding)
     out_shape = (x.shape[0], *out, w.shape[-1])
     if 0 in out_shape or x.shape[-1] == 0:
         return np.zeros(out_shape, dtype=x.dtype)
-    if direct and x.shape[-1] > TAP_MAJOR_MAX_CHANNELS and \
-            direct_route(x.dtype, rank, w.shape[-1]):
+    if direct and x.shape[-1] > 1 and direct_route(x.dtype, rank, w.shape[-1]):
         from ..kernels import direct_conv  # numba: imported on first use
 
         return direct_conv.correlate(_pad(x, pads), w, out, strides, dilation)
