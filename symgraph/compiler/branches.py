@@ -46,10 +46,10 @@ def _effects(node) -> set[int]:
     return {n.id for n in ancestors([node]) if not _pure(n)}
 
 
-#: gradient ops that are exactly zero when the named data inputs all are: each is
-#: linear in its gradient input (``None``: any one zero input makes the product zero)
+#: gradient ops that are exactly zero when any one data input is (products) ...
 _ZERO_IF_ANY = {"multiply", "matmul", "conv_input_grad", "conv_kernel_grad",
                 "depthwise_input_grad", "depthwise_kernel_grad"}
+#: ... and when their first input is (linear in it)
 _ZERO_IF_FIRST = {"true_divide", "negative", "cast", "sum", "mean", "sum_to",
                   "broadcast_to", "reshape", "transpose", "getitem", "scatter_index",
                   "scatter_rows", "expand_dims", "squeeze", "identity"}

@@ -59,7 +59,6 @@ class Function:
     def __init__(self, inputs, outputs, updates=None, name: str | None = None,
                  fuse: bool = True, passes=None, inner: bool = False,
                  selected: dict | None = None):
-        self._arguments = (inputs, outputs, updates, name, fuse, passes, inner)
         self.inputs = list(inputs or [])
         self.outputs = list(outputs)
         self.name = name
@@ -263,12 +262,15 @@ class Function:
         key = tuple(bool(check_feed(self.inputs[i], values[i])) for i in self._selectors)
         branch = self._branches.get(key)
         if branch is None:
-            inputs_, outputs, updates, name, fuse, passes, inner = self._arguments
             selected = {self.inputs[i].id: v for i, v in zip(self._selectors, key)}
-            branch = Function(inputs_, outputs, updates, name, fuse, passes, inner,
-                              selected=selected)
+            branch = self._with(self.outputs, self.updates, self.update_ops, selected)
             self._branches[key] = branch
         return branch
+
+    def _with(self, outputs, updates, update_ops, selected=None) -> Function:
+        """A function of the same inputs and options computing these targets."""
+        return Function(self.inputs, outputs, list(updates) + list(update_ops), self.name,
+                        self.fuse, self.passes, self._inner, selected=selected)
 
     def _compile_form(self) -> Function:
         """A function computing what this one's plan computes, from its own graph: this
@@ -279,12 +281,10 @@ class Function:
         if not self._selected:
             return self
         n_out, n_up = len(self.outputs), len(self.updates)
-        outputs = self._targets[:n_out]
-        updates = [(var, value) for (var, _), value in
-                   zip(self.updates, self._targets[n_out:n_out + n_up])]
-        update_ops = self._targets[n_out + n_up:n_out + n_up + len(self.update_ops)]
-        _, _, _, name, fuse, passes, inner = self._arguments
-        return Function(self.inputs, outputs, updates + update_ops, name, fuse, passes, inner)
+        values = self._targets[n_out:n_out + n_up]
+        return self._with(self._targets[:n_out],
+                          [(var, value) for (var, _), value in zip(self.updates, values)],
+                          self._targets[n_out + n_up:n_out + n_up + len(self.update_ops)])
 
     # -- batched runs (runtime.batch) -------------------------------------------------
     def map(self, batches: Iterable, *, threads: int | None = None,

@@ -198,7 +198,7 @@ def _maybe_strided(plan, shapes) -> set:
         keeps = source is not None and source.id not in strided and (
             node.op.name in ("sum_to", "reshape") or (
                 node.op.name == "broadcast_to"
-                and tuple(shapes.get(source.id, ())) == tuple(shapes.get(node.id, (None,)))))
+                and tuple(shapes[source.id]) == tuple(shapes[node.id])))
         if not keeps:
             strided.add(node.id)
     return strided
