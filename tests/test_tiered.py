@@ -462,3 +462,104 @@ def test_kernels_in_the_disk_cache_load_in_the_thread_without_a_child(tmp_path, 
     finally:
         monkeypatch.undo()
         cache.reset()
+
+
+def test_tier_zero_max_pool_gradient_through_the_maxima_is_the_general_paths(held_compiles):
+    """The max-pool gradient by window maxima and byte masks gives the bits of the
+    per-offset choice path (ties go to the first offset; +inf is a maximum like any),
+    and leaves windows whose maximum is NaN or -inf to that path."""
+    import itertools
+
+    from symgraph.ops import pool_grad
+    from symgraph.ops.conv import _plan
+
+    rng = np.random.default_rng(11)
+    fast = pool_grad._max_pool_grad_by_maxima
+    used = 0
+    for rank in (1, 2, 3):
+        for size, stride in itertools.product(itertools.product((1, 2, 3), repeat=rank),
+                                              [(1,) * rank, (2,) * rank, (3, 1, 2)[:rank]]):
+            for padding in ("valid", "same"):
+                shape = (2, *rng.integers(3, 7, rank), 3)
+                x = rng.integers(0, 3, shape).astype("float32")  # many ties
+                if rng.random() < 0.4:
+                    x.flat[rng.integers(x.size)] = np.inf
+                out, _ = _plan(shape[1:-1], size, stride, (1,) * rank, padding)
+                g = rng.random((2, *out, 3)).astype("float32")
+                got = fast(x, g, size, stride, padding)
+                if got is None:
+                    continue
+                used += 1
+                compiled = pool_grad.max_pool_grad_channels_last(x, g, size, stride, padding)
+                np.testing.assert_allclose(got, compiled, rtol=1e-6, atol=1e-6)
+                try:  # the general path (the same order of adds: the same bits)
+                    pool_grad._max_pool_grad_by_maxima = lambda *args: None
+                    want = pool_grad.max_pool_grad_strided(x, g, size, stride, padding)
+                finally:
+                    pool_grad._max_pool_grad_by_maxima = fast
+                np.testing.assert_array_equal(got, want)
+    assert used > 100
+    g = np.ones((1, 2, 2, 2), "float32")
+    for window in ((0, 0), (slice(0, 2), slice(0, 2))):  # one NaN; a window of -inf
+        x = np.ones((1, 4, 4, 2), "float32")
+        x[(0, *window, 0)] = np.nan if window == (0, 0) else -np.inf
+        assert fast(x, g, (2, 2), (2, 2), "valid") is None
+        np.testing.assert_array_equal(
+            pool_grad.max_pool_grad_strided(x, g, (2, 2), (2, 2), "valid"),
+            pool_grad.max_pool_grad_channels_last(x, g, (2, 2), (2, 2), "valid"))
+
+
+def test_tier_zero_sums_and_means_in_float64_by_blas(held_compiles):
+    """Sums over a leading or trailing run of axes go through float64 BLAS products
+    (in chunks); other axes, strided or empty inputs take the reference."""
+    from symgraph.ops import reduce as reduce_module
+
+    rng = np.random.default_rng(2)
+    x = (rng.normal(size=(6, 5, 4, 3)) * 1e4).astype("float32")
+    exact = x.astype(np.float64)
+    for axes in [(0,), (0, 1, 2), (3,), (2, 3), (0, 1, 2, 3)]:
+        got = reduce_module._float64_sum(x, axes)
+        np.testing.assert_allclose(got.reshape(-1), exact.sum(axis=axes).reshape(-1),
+                                   rtol=1e-12)
+    for axes in [(1,), (0, 2)]:
+        assert reduce_module._float64_sum(x, axes) is None
+    assert reduce_module._float64_sum(x[:, ::2], (0,)) is None
+    assert reduce_module._float64_sum(np.zeros((0, 3), "float32"), (0,)) is None
+    old = reduce_module.SUM_CHUNK
+    try:
+        reduce_module.SUM_CHUNK = 7  # several chunks each way
+        np.testing.assert_allclose(reduce_module._float64_sum(x, (0, 1)), exact.sum((0, 1)).ravel(),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(reduce_module._float64_sum(x, (3,)), exact.sum(3).ravel(),
+                                   rtol=1e-12)
+    finally:
+        reduce_module.SUM_CHUNK = old
+    # in a function: tier 0's statistics equal the compiled kernels' (float64 both)
+    t = K.placeholder((None, 5, 4, 3))
+    f = K.function([t], [K.mean(t, axis=[0, 1, 2], keepdims=True), K.sum(t, axis=-1),
+                         K.mean(t, axis=1), K.sum(t * 1.0)])
+    first = f([x])
+    assert f._prepared == {}
+    held_compiles.set()
+    assert f.wait_compiled()
+    for a, b, want in zip(first, f([x]), [exact.mean((0, 1, 2), keepdims=True),
+                                         exact.sum(-1), exact.mean(1), exact.sum()]):
+        assert a.dtype == b.dtype == np.float32 and a.shape == b.shape == want.shape
+        np.testing.assert_allclose(a, want, rtol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_tier_zero_calls_numpy_functions_directly_and_still_checks_them(held_compiles):
+    """Elementwise steps call their NumPy function without the reference's wrapper:
+    0-d operands still give arrays of the op's dtype, and a run-time broadcast error
+    still names the op and the user's line."""
+    s = K.placeholder(())
+    f = K.function([s], [s * 2.0, K.exp(s), K.cast(s > 1.0, "float32")])
+    out = f([np.float32(3)])
+    assert f._prepared == {}
+    assert all(type(v) is np.ndarray and v.dtype == np.float32 and v.shape == () for v in out)
+    np.testing.assert_allclose(out, [6.0, np.exp(3.0), 1.0], rtol=1e-6)
+    a, b = K.placeholder((None,)), K.placeholder((None,))
+    g = K.function([a, b], [a * b + 1.0])
+    with pytest.raises(ShapeError, match=r"multiply .*test_tiered\.py"):
+        g([np.ones(2, "float32"), np.ones(3, "float32")])

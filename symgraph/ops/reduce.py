@@ -107,11 +107,57 @@ def _binder(kind):
     return bind
 
 
+#: elements converted to float64 at a time by tier 0's sums (bounds their temporary)
+SUM_CHUNK = 1 << 20
+
+
+def _float64_sum(x, axes):
+    """Sum of float ``x`` over ``axes`` in float64 by BLAS matrix-vector products, or
+    None unless ``axes`` are a leading or trailing run of a C-contiguous ``x``'s dims.
+    BatchNormalization's statistics (sums over N, H, W of NHWC) run ~6x faster than
+    NumPy's float64 ``sum``, which steps along the strided axis."""
+    rank, count = x.ndim, len(axes)
+    if not x.flags.c_contiguous or not x.size:
+        return None
+    if axes == tuple(range(count)):
+        rows = x.reshape(-1, int(np.prod(x.shape[count:], dtype=np.int64)))
+        step = max(1, SUM_CHUNK // max(1, rows.shape[1]))
+        total = np.zeros(rows.shape[1])
+        for start in range(0, rows.shape[0], step):
+            part = rows[start:start + step].astype(np.float64, copy=False)
+            total += np.ones(len(part)) @ part
+        return total
+    if axes == tuple(range(rank - count, rank)):
+        rows = x.reshape(-1, int(np.prod(x.shape[rank - count:], dtype=np.int64)))
+        step = max(1, SUM_CHUNK // max(1, rows.shape[1]))
+        ones = np.ones(rows.shape[1])
+        return np.concatenate([rows[start:start + step].astype(np.float64, copy=False) @ ones
+                               for start in range(0, rows.shape[0], step)])
+    return None
+
+
+def _tier0(kind):
+    """Tier 0's sum/mean (``runtime.tiered``): :func:`_float64_sum` where it applies,
+    else the reference (both accumulate in float64)."""
+    reference = _reference(kind)
+
+    def run(args, in_shapes, attrs, out_shape, out_dtype):
+        (x,) = args
+        total = _float64_sum(x, attrs["axes"]) if x.dtype.kind == "f" else None
+        if total is None:
+            return reference(args, attrs, out_shape, out_dtype)
+        if kind == "mean":
+            total /= np.prod([x.shape[a] for a in attrs["axes"]], dtype=np.float64)
+        return total.reshape(out_shape).astype(out_dtype)
+    return run
+
+
 OPS = {}
 for _kind in REDUCTIONS:
     OPS[_kind] = register(Op(
         _kind, REDUCE, _infer(_kind), _reference(_kind), kernel=_kernel(_kind),
-        extra={"bind": _binder(_kind)},
+        extra={"bind": _binder(_kind),
+               **({"tier0": _tier0(_kind)} if _kind in ("sum", "mean") else {})},
         **({"grad": NOT_DIFFERENTIABLE} if _kind in ("any", "all", "argmax", "argmin") else {}),
         doc=f"{_kind} over axes"))
 

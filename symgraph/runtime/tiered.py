@@ -283,39 +283,52 @@ def build_interpreter(plan, shapes: dict, feed_ids: list, constants: dict,
     fed_index = {node_id: k for k, node_id in enumerate(feed_ids)}
     program = []  # (node id, how, payload) in execution order
     produced: set = set()
+    consts: dict = {}  # key (< 0) -> an array made once that steps read like a value
 
-    def source(node):
-        """How a step reads ``node``: a computed value, or one made on the spot."""
+    def const(array) -> int:
+        key = -1 - len(consts)
+        consts[key] = array
+        return key
+
+    def source(node) -> int:
+        """The key a step reads ``node`` under: a computed value, or one made here."""
         if node.id in produced or node.id in fed_index:
-            return ("value", node.id)
+            return node.id
         if node.op.name == "fill":  # read as a scalar by fused loops: never a step
             value = np.asarray(node.attrs["value"], dtype=node.dtype)
-            return ("array", np.broadcast_to(value, tuple(shapes[node.id])))
+            return const(np.broadcast_to(value, tuple(shapes[node.id])))
         if node.id in constants:
-            return ("array", constants[node.id])
+            return const(constants[node.id])
         if hasattr(node, "value") and not isinstance(node, (Variable, Placeholder)):
-            return ("array", node.value)
+            return const(node.value)
         raise ShapeError(f"internal error: tier 0 reached {node.op.name} '{node.name}' "
                          "before it was computed")
 
-    def shape_only(node):
-        """What a step gets for an input it reads the shape of, not the data."""
-        return ("array", np.broadcast_to(np.zeros((), dtype=node.dtype), tuple(shapes[node.id])))
+    def shape_only(node) -> int:
+        """The key of what a step gets for an input it reads the shape of, not the data."""
+        return const(np.broadcast_to(np.zeros((), dtype=node.dtype), tuple(shapes[node.id])))
 
     def add_op(node):
         op = node.op
         route = op.extra.get("tier0")
+        out_shape = tuple(shapes[node.id])
+        raw = getattr(op.reference, "raw", None)
         if route is not None:  # a kernel that compiles nothing: its inputs as it takes them
             run = op.kernel if route == "kernel" else route
-            inputs = [source(s) if op.reads_data(i) else ("array", None)
-                      for i, s in enumerate(node.inputs)]
+            keys = [source(s) if op.reads_data(i) else const(None)
+                    for i, s in enumerate(node.inputs)]
             in_shapes = [tuple(shapes[s.id]) for s in node.inputs]
-            program.append((node.id, "kernel", (node, run, inputs, in_shapes,
-                                                tuple(shapes[node.id]))))
+            program.append((node.id, "kernel", (node, run, keys, in_shapes, out_shape)))
+        elif raw is not None and not node.attrs and not op.extra.get("stateful"):
+            # an elementwise NumPy function: called directly, ~3x less overhead per step
+            # (what recurrent step functions, dozens of small ops each, spend time on)
+            keys = [source(s) for s in node.inputs]
+            program.append((node.id, "ufunc", (node, raw, keys, out_shape,
+                                               np.dtype(node.dtype))))
         else:
-            inputs = [source(s) if op.reads_data(i) else shape_only(s)
-                      for i, s in enumerate(node.inputs)]
-            program.append((node.id, "op", (node, inputs, tuple(shapes[node.id]))))
+            keys = [source(s) if op.reads_data(i) else shape_only(s)
+                    for i, s in enumerate(node.inputs)]
+            program.append((node.id, "op", (node, keys, out_shape)))
         produced.add(node.id)
 
     for step in plan.steps:
@@ -342,7 +355,9 @@ def build_interpreter(plan, shapes: dict, feed_ids: list, constants: dict,
     graph = plan.steps[0].node.graph if plan.steps else None
 
     def interpret(*feeds):
-        values = {node_id: feeds[k] for node_id, k in fed_index.items()}
+        values = consts.copy()
+        for node_id, k in fed_index.items():
+            values[node_id] = feeds[k]
         stored = {id(v) for v in feeds}  # arrays a result must not be handed out as
         outer = getattr(INTERPRETING, "on", False)
         INTERPRETING.on = True
@@ -360,7 +375,21 @@ def build_interpreter(plan, shapes: dict, feed_ids: list, constants: dict,
 
 def _interpret(program, values, stored, graph) -> None:
     for node_id, how, payload in program:
-        if how == "op":
+        if how == "ufunc":
+            node, raw, keys, out_shape, dtype = payload
+            try:
+                out = raw(*[values[k] for k in keys])
+            except (IndexError, ValueError, ZeroDivisionError) as exc:
+                raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: "
+                                 f"{exc}") from None
+            if type(out) is not np.ndarray:  # NumPy scalars from 0-d operands
+                out = np.asarray(out)
+            if out.dtype != dtype:
+                out = out.astype(dtype)
+            if out.shape != out_shape:
+                _wrong_shape(node, "reference", out.shape, out_shape)
+            values[node_id] = out
+        elif how == "op":
             values[node_id] = _run_reference(graph, *payload, values)
         elif how == "kernel":
             values[node_id] = _run_kernel(*payload, values)
@@ -375,7 +404,7 @@ def _interpret(program, values, stored, graph) -> None:
             stored.add(id(payload))
 
 
-def _run_reference(graph, node, inputs, out_shape, values):
+def _run_reference(graph, node, keys, out_shape, values):
     attrs = node.attrs
     if node.op.extra.get("stateful"):  # random draws: the same counters as the kernels
         with graph.lock:
@@ -383,13 +412,11 @@ def _run_reference(graph, node, inputs, out_shape, values):
             graph.rng_counters[node.id] = counter + 1
         attrs = dict(attrs, counter=counter)
     return _checked(node, "reference", out_shape, node.op.reference,
-                    [values[ref] if how == "value" else ref for how, ref in inputs], attrs,
-                    out_shape, node.dtype)
+                    [values[k] for k in keys], attrs, out_shape, node.dtype)
 
 
-def _run_kernel(node, run, inputs, in_shapes, out_shape, values):
-    return _checked(node, "kernel", out_shape, run,
-                    [values[ref] if how == "value" else ref for how, ref in inputs],
+def _run_kernel(node, run, keys, in_shapes, out_shape, values):
+    return _checked(node, "kernel", out_shape, run, [values[k] for k in keys],
                     in_shapes, node.attrs, out_shape, node.dtype)
 
 
@@ -403,9 +430,13 @@ def _checked(node, what: str, out_shape: tuple, run, *args):
     if out.dtype != node.dtype:
         out = out.astype(node.dtype)
     if out.shape != out_shape:
-        raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: its {what} "
-                         f"produced shape {out.shape}, expected {out_shape}")
+        _wrong_shape(node, what, out.shape, out_shape)
     return out
+
+
+def _wrong_shape(node, what: str, shape: tuple, expected: tuple):
+    raise ShapeError(f"{node.op.name} '{node.name}'{created_at(node)}: its {what} "
+                     f"produced shape {shape}, expected {expected}")
 
 
 def _fresh(value, dtype, stored: set):
