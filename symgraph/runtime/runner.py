@@ -50,6 +50,10 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
     fed = set(feed_ids)
     maybe_strided = _maybe_strided(plan, shapes)
     reusable = _reusable_buffers(plan)
+    # one-element groups skip numba only where array loops compile anyway: a function
+    # of scalars alone keeps its loops, the cheapest per call (a+b: ~1.5 us)
+    numpy_groups = any(step.kind == "group" and not _numpy_group(step, shapes)
+                       for step in plan.steps)
     for node_id, value in constants.items():
         namespace[f"c{node_id}"] = value
     for index, step in enumerate(plan.steps):
@@ -70,7 +74,8 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
             namespace[f"k{node.id}"] = _fill(node, shapes[node.id])
             lines.append(f"    {target} = k{node.id}()")
         elif kind == "group":
-            group = _group_lines(step, shapes, namespace, maybe_strided, reusable)
+            group = _group_lines(step, shapes, namespace, maybe_strided, reusable,
+                                 numpy_groups)
             if any(m.op.name == "power" and m.dtype.startswith(("int", "uint"))
                    for m in step.members):  # its kernel may raise: name the node
                 namespace[f"e{node.id}"] = _value_error(node)
@@ -239,11 +244,78 @@ def _size(shape) -> int:
     return int(np.prod(shape, dtype=np.int64))
 
 
-def _group_lines(step, shapes, namespace, maybe_strided, reusable=frozenset()) -> list:
-    """Source lines computing a fused group. Small groups whose inputs all have the
-    output's shape call the serial flat kernel inline (the common case of small
-    calls); the rest go through the kernel object, which picks its loop."""
+#: fused groups on at most this many elements (output and every input) run as NumPy
+#: calls instead of a compiled loop (see ``_numpy_group_lines``)
+NUMPY_GROUP_MAX = 1
+
+
+def _numpy_group(step, shapes) -> bool:
+    """Whether fused group ``step`` may run as NumPy calls (``_numpy_group_lines``):
+    at most ``NUMPY_GROUP_MAX`` elements in its output and each input; float32/float64,
+    integer and bool only (float16 loops compute in float32, NumPy in float16); no
+    random draws."""
+    if not step.members or _size(shapes[step.node.id]) > NUMPY_GROUP_MAX or \
+            any(_size(shapes[s.id]) > NUMPY_GROUP_MAX for s in step.array_inputs):
+        return False
+    return not any(m.dtype == "float16" or m.op.extra.get("stateful") or
+                   any(t.dtype == "float16" for t in m.inputs) for m in step.members)
+
+
+def _numpy_group_lines(step, shapes, namespace) -> list:
+    """Source lines computing a one-element group with its ops' NumPy functions.
+
+    A scalar loop saves nothing when it runs, but each costs numba ~0.1 s to compile:
+    an optimizer's step-size arithmetic and the metrics' means are ~8 such loops per
+    Keras training function (~1.5 s of the Conv2D benchmark's 14 s cold compile). Each
+    op rounds to its dtype as in the loop, so results agree with the kernel's to the
+    ulp of the elementary functions (add, multiply, divide, sqrt: the same bits). The
+    calls run under ``np.errstate(all="ignore")``: kernels neither warn nor raise on
+    NaN or overflow, whatever ``np.seterr`` says (~1.6 us, hence only in functions
+    that have array loops to compile anyway: see ``build_runner``)."""
+    members = step.members
+    for s in step.scalar_inputs:
+        value = s.attrs["value"] if s.op.name == "fill" else s.value
+        namespace[f"c{s.id}"] = np.full(tuple(shapes[s.id]), value, dtype=s.dtype)
+    names = {s.id: f"v{s.id}" for s in step.array_inputs}
+    names.update({s.id: f"c{s.id}" for s in step.scalar_inputs})
+    namespace["errstate"] = np.errstate
+    namespace["asarray"] = np.asarray
+    lines = ['    with errstate(all="ignore"):']
+    for m in members:
+        args = ", ".join(names[t.id] for t in m.inputs)
+        raw = getattr(m.op.reference, "raw", None)
+        namespace[f"t{m.id}"] = np.dtype(m.dtype)
+        if raw is not None and not m.attrs:
+            namespace[f"u{m.id}"] = raw
+            lines += [f"        m{m.id} = u{m.id}({args})",
+                      f"        if m{m.id}.dtype is not t{m.id}:",
+                      f"            m{m.id} = m{m.id}.astype(t{m.id})"]
+        else:  # the op's reference wrapper: attributes, reductions
+            namespace[f"u{m.id}"] = _reference_call(m, tuple(shapes[m.id]))
+            lines.append(f"        m{m.id} = u{m.id}({args})")
+        names[m.id] = f"m{m.id}"
+    root = step.node.id
+    lines.append(f"    v{root} = asarray(m{root})")  # 0-d results of ufuncs are scalars
+    lines.append("    del " + ", ".join(f"m{m.id}" for m in members))
+    return lines
+
+
+def _reference_call(node, out_shape):
+    """``call(*arrays)``: ``node``'s NumPy reference on these inputs."""
+    reference, attrs, dtype = node.op.reference, node.attrs, node.dtype
+    return lambda *arrays: reference(list(arrays), attrs, out_shape, dtype)
+
+
+def _group_lines(step, shapes, namespace, maybe_strided, reusable=frozenset(),
+                 numpy_groups: bool = False) -> list:
+    """Source lines computing a fused group. One-element groups call NumPy where
+    ``numpy_groups`` is set (see ``_numpy_group_lines``); small
+    groups whose inputs all have the output's shape call the serial flat kernel inline
+    (the common case of small calls); the rest go through the kernel object, which
+    picks its loop."""
     node_id = step.node.id
+    if numpy_groups and _numpy_group(step, shapes):
+        return _numpy_group_lines(step, shapes, namespace)
     kernel = step.kernel
     shape = tuple(shapes[node_id])
     scalars = [_scalar_arg(s) for s in step.scalar_inputs]
