@@ -209,3 +209,35 @@ def test_pool_op_takes_the_simd_route(monkeypatch):
     got = K.function([x], [y])([xv])[0]
     assert calls
     np.testing.assert_array_equal(got, reference_eval([y], {x: xv})[0])
+
+
+def test_launches_after_the_first_read_no_files_and_build_no_source(monkeypatch):
+    """The kernels' sources (and the simd digest in them) are generated once: a
+    training step launched five direct convolutions, each rebuilding its source and
+    hashing simd.py from disk (~0.2 ms per launch)."""
+    import builtins
+
+    from symgraph.kernels import pooling, reductions
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 6, 6, 16)).astype("float32")
+    w = rng.normal(size=(3, 3, 16, 16)).astype("float32")
+    g = rng.normal(size=(2, 4, 4, 16)).astype("float32")
+
+    def run():
+        direct_conv.correlate(x, w, (4, 4), (1, 1), (1, 1))
+        direct_conv.kernel_gradient(x, g, (3, 3), (1, 1), (1, 1))
+        pooling.max_pool(x, (2, 2), (2, 2), (3, 3))
+        reductions.run_reduction("argmax", x, (3,), False, "int64")
+
+    first = run()
+    real_open = builtins.open
+
+    def no_open(*args, **kwargs):
+        raise AssertionError(f"a kernel launch opened {args[0]!r}")
+
+    monkeypatch.setattr(builtins, "open", no_open)
+    try:
+        assert run() == first
+    finally:
+        monkeypatch.setattr(builtins, "open", real_open)

@@ -22,6 +22,7 @@ same order by either twin: they give identical bits.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -65,6 +66,7 @@ def _decorator(parallel: bool) -> str:
     return f"@njit(cache=CACHE, nogil=True, error_model='numpy'{par})\n"
 
 
+@functools.cache  # generated once: launches look it up per call
 def _forward_source(blocks: int, parallel: bool) -> str:
     """``conv(x, w, out, dims)``: x (N*H*W*C,), w (KH*KW*C*OP,), out (N*OH*OW*OP,).
     Offsets are unsigned and stepped by addition, so the inner loop is the loads and
@@ -116,6 +118,7 @@ def _forward_source(blocks: int, parallel: bool) -> str:
     return "".join(lines)
 
 
+@functools.cache  # generated once: launches look it up per call
 def _kernel_grad_source(blocks: int, parallel: bool) -> str:
     """``kgrad(x, g, dw, dims)``: x (N*H*W*C,), g (N*OH*OW*OP,), dw (KH*KW*C*OP,)
     zeros. Every dw entry is summed over (n, oh) in that order by either twin: the

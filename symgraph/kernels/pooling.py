@@ -10,6 +10,8 @@ the bounds here before the kernel runs.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import cache
@@ -18,6 +20,7 @@ from .parallelism import launch_loaders, threads_for
 LANES = 16  # simd.LANES (simd imports numba, which this module leaves to first use)
 
 
+@functools.cache  # generated once: launches look it up per call
 def _source(parallel: bool) -> str:
     from .simd import source_digest
 

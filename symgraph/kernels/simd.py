@@ -17,6 +17,7 @@ Python, see :mod:`symgraph.kernels.direct_conv`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 
@@ -50,6 +51,7 @@ class _VectorModel(models.PrimitiveModel):
         super().__init__(dmm, fe_type, _VECTOR)
 
 
+@functools.cache  # generated once: launches look it up per call
 def source_digest() -> str:
     """Hash of this file: kernels inline these operations, so their generated source
     (the disk cache key) must change when this file does."""
