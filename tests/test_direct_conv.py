@@ -241,3 +241,54 @@ def test_launches_after_the_first_read_no_files_and_build_no_source(monkeypatch)
         assert run() == first
     finally:
         monkeypatch.setattr(builtins, "open", real_open)
+
+
+POOL_GRAD_CASES = [
+    ((2, 8, 8, 16), (2, 2), (2, 2)),  # windows tile x exactly
+    ((3, 9, 7, 32), (2, 3), (2, 3)),  # remainders no window covers
+    ((2, 9, 9, 16), (2, 2), (3, 3)),  # gaps between windows
+    ((2, 11, 48), (3,), (3,)),  # 1-D
+    ((1, 4, 6, 16), (1, 1), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", POOL_GRAD_CASES, ids=lambda c: f"{c[0]}-k{c[1]}-s{c[2]}")
+def test_max_pool_grad_simd_gives_the_table_kernels_bits(case, monkeypatch):
+    """The SIMD max-pool gradient against the per-window table loop: ties (first wins),
+    NaN first in a window (kept) or later (never chosen), +inf, windows of -inf; the
+    parallel twin gives the same bits."""
+    from symgraph.kernels import pooling
+    from symgraph.ops import pool_grad
+
+    shape, size, strides = case
+    rng = np.random.default_rng(len(shape) + shape[-1])
+    x = rng.integers(0, 3, shape).astype("float32")
+    x.flat[::11] = np.nan
+    x.flat[::13] = np.inf
+    x.flat[5::17] = -np.inf
+    x[0, ..., :4] = -np.inf
+    out, pads = conv_ops._plan(shape[1:-1], size, strides, (1,) * len(size), "valid")
+    g = rng.normal(size=(shape[0], *out, shape[-1])).astype("float32")
+    assert pooling.grad_usable(x.dtype, shape[-1], len(size), size, strides, pads)
+    want = pool_grad._max_pool_call("max_pool_grad", x, g, size, strides, "valid")
+    got = pooling.max_pool_grad(x, g, size, strides)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(
+        pool_grad.max_pool_grad_channels_last(x, g, size, strides, "valid"), want)
+    monkeypatch.setattr(parallelism, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(config, "num_threads", lambda: 2)
+    monkeypatch.setattr(parallelism, "usable_cores", lambda: 2)
+    np.testing.assert_array_equal(pooling.max_pool_grad(x, g, size, strides), want)
+
+
+def test_max_pool_grad_simd_route_and_refusals():
+    from symgraph.kernels import pooling
+
+    assert not pooling.grad_usable("float32", 16, 2, (2, 2), (1, 1), ((0, 0), (0, 0)))
+    assert not pooling.grad_usable("float32", 16, 2, (2, 2), (2, 2), ((0, 1), (0, 0)))
+    assert not pooling.grad_usable("float64", 16, 2, (2, 2), (2, 2), ((0, 0), (0, 0)))
+    assert not pooling.grad_usable("float32", 8, 2, (2, 2), (2, 2), ((0, 0), (0, 0)))
+    with pytest.raises(ValueError, match="do not overlap"):
+        pooling.max_pool_grad(_random((1, 4, 4, 16)), _random((1, 3, 3, 16)), (2, 2), (1, 1))
+    with pytest.raises(ValueError, match="does not fit"):
+        pooling.max_pool_grad(_random((1, 4, 4, 16)), _random((1, 3, 2, 16)), (2, 2), (2, 2))

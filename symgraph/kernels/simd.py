@@ -154,6 +154,26 @@ def vmax(typingctx, a, b):
     return f32x16(f32x16, f32x16), codegen
 
 
+def _select_codegen(predicate: str):
+    def codegen(context, builder, signature, args):
+        a, b, x, y = args
+        return builder.select(builder.fcmp_ordered(predicate, a, b), x, y)
+    return codegen
+
+
+@intrinsic
+def vselect_gt(typingctx, a, b, x, y):
+    """``x`` where ``a > b``, else ``y``, lane by lane (an ordered compare: false where
+    ``a`` or ``b`` is NaN)."""
+    return f32x16(f32x16, f32x16, f32x16, f32x16), _select_codegen(">")
+
+
+@intrinsic
+def vselect_eq(typingctx, a, b, x, y):
+    """``x`` where ``a == b``, else ``y``, lane by lane (false where either is NaN)."""
+    return f32x16(f32x16, f32x16, f32x16, f32x16), _select_codegen("==")
+
+
 @intrinsic
 def vlane(typingctx, vector, lane):
     """Lane ``lane`` of ``vector`` as a float32 (``0 <= lane < 16``, unchecked)."""
