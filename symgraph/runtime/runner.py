@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import DTypeError, ShapeError, created_at
 from ..kernels.load import usable_cores as free_cores
 from ..ops.elementwise import compute_type
+from .memory import retain_freed_memory
 from .tiered import DRY_RUN
 
 #: kernel launches per op name since import (for tests and profiling)
@@ -43,6 +44,7 @@ def build_runner(plan, shapes: dict, feed_ids: list, constants: dict, output_spe
             list; the runner built appends the seconds each of these steps took, per
             call. Without it (every ordinary call) the generated code has no timer.
     """
+    retain_freed_memory()  # once per process: no page faults on every call's buffers
     namespace: dict = {"L": LAUNCHES, "copy_out": _copy_out, "empty": np.empty,
                        "unless_writeable": _unless_writeable, "P": time.perf_counter,
                        "contiguous": _contiguous}

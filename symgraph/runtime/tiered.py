@@ -44,6 +44,7 @@ import numpy as np
 from ..core.tensor import Placeholder, Variable
 from ..errors import FeedError, ShapeError, created_at
 from ..kernels.cache import NotCachedError, cached_only
+from .memory import retain_freed_memory
 
 __all__ = ["DRY_RUN", "TierUp", "build_interpreter", "tier_zero_runner", "wait_all"]
 
@@ -280,6 +281,7 @@ def build_interpreter(plan, shapes: dict, feed_ids: list, constants: dict,
     Returns:
         The interpreter, a plain Python function.
     """
+    retain_freed_memory()  # as the compiled runners do (runtime.memory)
     fed_index = {node_id: k for k, node_id in enumerate(feed_ids)}
     program = []  # (node id, how, payload) in execution order
     produced: set = set()
