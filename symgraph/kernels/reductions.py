@@ -370,7 +370,6 @@ def _run_stages(planned: tuple, y: np.ndarray, acc: str) -> np.ndarray:
 
 
 @functools.cache
-@functools.cache  # generated once: launches look it up per call
 def _generic_source(kind: str, ndim: int, axes: tuple, acc: str, in_dtype: str) -> str:
     """Arg-reductions: one loop nest in memory order keeping the best value and index."""
     index = ", ".join(f"i{d}" for d in range(ndim)) if ndim else "()"

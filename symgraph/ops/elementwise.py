@@ -104,7 +104,7 @@ def _def(name, nin, template, reference, dtype_rule, *, operand_type="out",
         with np.errstate(all="ignore"):
             result = reference(*arrays, **attrs) if attrs else reference(*arrays)
         return np.asarray(result).astype(out_dtype, copy=False)
-    ref.raw = reference  # the NumPy function itself: tier 0 calls it directly
+    ref.raw = reference  # the NumPy function itself (see numpy_function)
 
     extra = {"nin": nin} if tier0 is None else {"nin": nin, "tier0": tier0}
     doc = doc or f"elementwise {name} of {nin} input{'s' if nin > 1 else ''}"
@@ -112,6 +112,23 @@ def _def(name, nin, template, reference, dtype_rule, *, operand_type="out",
             doc=doc, extra=extra,
             **({} if grad is None else {"grad": grad}))
     return register(op)
+
+
+def numpy_function(node):
+    """The NumPy function computing elementwise ``node`` on its input arrays, called
+    without the reference's wrapper (tier 0's interpreter, the runner's one-element
+    groups), or None: an op with attributes or random draws, or not elementwise. Its
+    result may be a NumPy scalar or of another dtype; callers cast.
+
+    Example:
+        >>> import symgraph.backend as K
+        >>> numpy_function(K.placeholder((2,)) * 2.0) is np.multiply
+        True
+    """
+    raw = getattr(node.op.reference, "raw", None)
+    if raw is None or node.attrs or node.op.extra.get("stateful"):
+        return None
+    return raw
 
 
 def _sign_template(ops, attrs, in_dtypes, out_dtype):

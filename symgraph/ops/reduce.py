@@ -117,23 +117,23 @@ def _float64_sum(x, axes):
     BatchNormalization's statistics (sums over N, H, W of NHWC) run ~6x faster than
     NumPy's float64 ``sum``, which steps along the strided axis."""
     rank, count = x.ndim, len(axes)
-    if not x.flags.c_contiguous or not x.size:
+    leading = axes == tuple(range(count))
+    if not x.flags.c_contiguous or not x.size or \
+            not (leading or axes == tuple(range(rank - count, rank))):
         return None
-    if axes == tuple(range(count)):
-        rows = x.reshape(-1, int(np.prod(x.shape[count:], dtype=np.int64)))
-        step = max(1, SUM_CHUNK // max(1, rows.shape[1]))
+    kept = x.shape[count:] if leading else x.shape[:rank - count]
+    rows = x.reshape(-1, int(np.prod(kept, dtype=np.int64))) if leading else \
+        x.reshape(int(np.prod(kept, dtype=np.int64)), -1)
+    step = max(1, SUM_CHUNK // max(1, rows.shape[1]))
+    parts = (rows[start:start + step].astype(np.float64, copy=False)  # one at a time
+             for start in range(0, rows.shape[0], step))
+    if leading:  # column sums: one partial per chunk of rows, added in order
         total = np.zeros(rows.shape[1])
-        for start in range(0, rows.shape[0], step):
-            part = rows[start:start + step].astype(np.float64, copy=False)
+        for part in parts:
             total += np.ones(len(part)) @ part
         return total
-    if axes == tuple(range(rank - count, rank)):
-        rows = x.reshape(-1, int(np.prod(x.shape[rank - count:], dtype=np.int64)))
-        step = max(1, SUM_CHUNK // max(1, rows.shape[1]))
-        ones = np.ones(rows.shape[1])
-        return np.concatenate([rows[start:start + step].astype(np.float64, copy=False) @ ones
-                               for start in range(0, rows.shape[0], step)])
-    return None
+    ones = np.ones(rows.shape[1])
+    return np.concatenate([part @ ones for part in parts])
 
 
 def _tier0(kind):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError, created_at
 from ..kernels.load import usable_cores as free_cores
-from ..ops.elementwise import compute_type
+from ..ops.elementwise import compute_type, numpy_function
 from .memory import retain_freed_memory
 from .tiered import DRY_RUN
 
@@ -285,9 +285,9 @@ def _numpy_group_lines(step, shapes, namespace) -> list:
     lines = ['    with errstate(all="ignore"):']
     for m in members:
         args = ", ".join(names[t.id] for t in m.inputs)
-        raw = getattr(m.op.reference, "raw", None)
+        raw = numpy_function(m)
         namespace[f"t{m.id}"] = np.dtype(m.dtype)
-        if raw is not None and not m.attrs:
+        if raw is not None:
             namespace[f"u{m.id}"] = raw
             lines += [f"        m{m.id} = u{m.id}({args})",
                       f"        if m{m.id}.dtype is not t{m.id}:",

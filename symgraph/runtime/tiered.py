@@ -44,6 +44,7 @@ import numpy as np
 from ..core.tensor import Placeholder, Variable
 from ..errors import FeedError, ShapeError, created_at
 from ..kernels.cache import NotCachedError, cached_only
+from ..ops.elementwise import numpy_function
 from .memory import retain_freed_memory
 
 __all__ = ["DRY_RUN", "TierUp", "build_interpreter", "tier_zero_runner", "wait_all"]
@@ -314,14 +315,14 @@ def build_interpreter(plan, shapes: dict, feed_ids: list, constants: dict,
         op = node.op
         route = op.extra.get("tier0")
         out_shape = tuple(shapes[node.id])
-        raw = getattr(op.reference, "raw", None)
+        raw = numpy_function(node)
         if route is not None:  # a kernel that compiles nothing: its inputs as it takes them
             run = op.kernel if route == "kernel" else route
             keys = [source(s) if op.reads_data(i) else const(None)
                     for i, s in enumerate(node.inputs)]
             in_shapes = [tuple(shapes[s.id]) for s in node.inputs]
             program.append((node.id, "kernel", (node, run, keys, in_shapes, out_shape)))
-        elif raw is not None and not node.attrs and not op.extra.get("stateful"):
+        elif raw is not None:
             # an elementwise NumPy function: called directly, ~3x less overhead per step
             # (what recurrent step functions, dozens of small ops each, spend time on)
             keys = [source(s) for s in node.inputs]
