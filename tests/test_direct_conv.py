@@ -12,6 +12,7 @@ from symgraph.kernels import direct_conv, parallelism
 from symgraph.kernels.simd import LANES
 from symgraph.ops import conv as conv_ops
 from symgraph.ops import conv_grad
+from symgraph.ops import pool as pool_ops
 
 RNG = np.random.default_rng(7)
 
@@ -183,7 +184,7 @@ def test_max_pool_matches_numpy_route(case):
     x.flat[::7] = np.nan  # NaNs win their windows, as with np.maximum
     out, pads = conv_ops._plan(shape[1:-1], size, strides, (1,) * len(size), padding)
     got = pooling.max_pool(conv_ops._pad(x, pads, -np.inf), size, strides, out)
-    want = conv_ops.pool_channels_last(x, size, strides, padding, "max", direct=False)
+    want = pool_ops.pool_channels_last(x, size, strides, padding, "max", direct=False)
     np.testing.assert_array_equal(got, want)
 
 

@@ -1,7 +1,8 @@
 """Convolution and pooling with TF 2.2 ``tf.keras.backend`` semantics (plus Keras 2.3.1's
 ``conv3d_transpose`` and ``separable_conv1d``).
 
-Every function builds one node of an op of :mod:`symgraph.ops.conv` (separable
+Every function builds one node of an op of :mod:`symgraph.ops.conv` or
+:mod:`symgraph.ops.pool` (separable
 convolutions build two: depthwise, then a 1x1 convolution). ``data_format=None`` reads
 ``image_data_format()`` when the function is called. Kernel layouts never depend on
 ``data_format``: ``(k..., in, out)`` for convolutions, ``(k..., out, in)`` for transposed
@@ -25,6 +26,7 @@ from ..core.tensor import Tensor
 from ..errors import DTypeError, GraphError, ShapeError, op_error
 from ..ops import conv as _ops
 from ..ops import dims as _dims
+from ..ops import pool as _pool_ops
 
 _IntOrTuple = int | Sequence[int]
 
@@ -176,14 +178,14 @@ def _transpose(label, rank, x, kernel, output_shape, strides, padding, data_form
 def _pool(label, rank, x, pool_size, strides, padding, data_format, pool_mode):
     x = _tensors(x)
     inputs = [x]
-    if pool_mode not in _ops.POOL_MODES:
+    if pool_mode not in _pool_ops.POOL_MODES:
         raise op_error(GraphError, label, inputs,
                        f"Invalid pooling mode: {pool_mode!r} (expected 'max' or 'avg')")
     attrs = {"rank": rank, "pool_size": _ints(pool_size, rank, "pool_size", label, inputs),
              "strides": _ints(strides, rank, "strides", label, inputs),
              "padding": _padding(padding, label, inputs),
              "data_format": _data_format(data_format, label, inputs), "mode": str(pool_mode)}
-    return _make(label, _ops.POOL, inputs, attrs)
+    return _make(label, _pool_ops.POOL, inputs, attrs)
 
 
 def _local(label, rank, inputs_, kernel, kernel_size, strides, output_shape, data_format):

@@ -1,6 +1,6 @@
 """Max pooling of channels-last float32 arrays with SIMD vectors over the channels.
 
-NumPy's route (``ops.conv.pool_channels_last``) takes the maximum of one strided view
+NumPy's route (``ops.pool.pool_channels_last``) takes the maximum of one strided view
 per window offset, reading and writing a whole output-sized buffer per offset. This
 kernel reads each window's rows as vectors of 16 channels and writes every output once
 (``benchmarks/bench_conv.py``). Channels must be a multiple of 16 (every vector load

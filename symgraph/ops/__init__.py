@@ -16,6 +16,7 @@ from . import (  # noqa: F401 - the *_grad modules register the gradient rules
     indexing,
     leaves,
     linalg,
+    pool,
     pool_grad,
     random,
     reduce,

@@ -1,5 +1,5 @@
-"""Convolution and pooling ops: ``conv``, ``depthwise_conv``, ``conv_transpose``,
-``local_conv`` and ``pool``, each for 1, 2 or 3 spatial dims and both data formats.
+"""Convolution ops: ``conv``, ``depthwise_conv``, ``conv_transpose`` and ``local_conv``,
+each for 1, 2 or 3 spatial dims and both data formats (pooling: :mod:`symgraph.ops.pool`).
 
 Route (chosen by ``benchmarks/bench_conv.py``): float32 convolutions of 1 or 2 spatial
 dims with at least 8 output channels run SIMD direct kernels
@@ -13,7 +13,7 @@ per group does the work (im2col). Inputs with at most three
 channels build the transposed, tap-major matrix instead: one long strided slice copy
 per kernel offset and channel. The transposed convolution runs
 the same in reverse: one matmul, then a strided scatter-add of the columns (col2im).
-Depthwise convolution and pooling are ``prod(k)`` vectorized passes over strided slices.
+Depthwise convolution is ``prod(k)`` vectorized passes over strided slices.
 
 Dtypes: float16, float32 and float64; x and the kernel must have the same one (TF
 raises on mixed dtypes too). float16 is computed in float32 and rounded back. Integer
@@ -21,7 +21,7 @@ and bool tensors are rejected with ``TypeError`` (cast them with ``K.cast`` firs
 
 Each op has an independent NumPy ``reference``: per-kernel-offset ``tensordot``
 accumulation (no im2col), a flipped-kernel correlation of the stride-dilated input for
-the transposed convolution, and per-window loops for pooling and local convolution.
+the transposed convolution, and per-window loops for local convolution.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from .registry import KERNEL, Op, register
 PADDINGS = ("valid", "same", "causal")
 DATA_FORMATS = ("channels_last", "channels_first")
 FLOAT_DTYPES = ("float16", "float32", "float64")
-POOL_MODES = ("max", "avg")
 
 
 # -- shape rules --------------------------------------------------------------------------
@@ -222,21 +221,6 @@ def _local_infer(in_shapes, in_dtypes, attrs):
     shape = _join(batch, out, k_shape[2], fmt)
     check_size(shape)
     return shape, dtype
-
-
-def _pool_infer(in_shapes, in_dtypes, attrs):
-    (x_shape,) = in_shapes
-    fmt = attrs["data_format"]
-    _check_common(x_shape, attrs)
-    dtype = _float_dtype(in_dtypes, "pooling")
-    if attrs["padding"] not in ("valid", "same"):
-        raise ValueError(f"padding must be 'valid' or 'same', got {attrs['padding']!r}")
-    if attrs["mode"] not in POOL_MODES:
-        raise ValueError(f"pool_mode must be 'max' or 'avg', got {attrs['mode']!r}")
-    batch, spatial, channels = _split(x_shape, fmt)
-    out = tuple(window_output(n, k, s, 1, attrs["padding"])[0] for n, k, s in
-                zip(spatial, attrs["pool_size"], attrs["strides"]))
-    return _join(batch, out, channels, fmt), dtype
 
 
 # -- kernels (im2col + BLAS) ----------------------------------------------------------------
@@ -444,49 +428,6 @@ def local_conv_channels_last(x, w, ksize, strides, out, fmt):
     return np.ascontiguousarray(res.transpose(1, 0, 2)).reshape(n, *out, o)
 
 
-def pool_channels_last(x, pool_size, strides, padding, mode, direct: bool = True):
-    """Max or average pooling; padded entries never count ('same' averages divide by the
-    number of valid entries in each window). Max pooling of float32 with a multiple of
-    16 channels runs the SIMD kernel of :mod:`symgraph.kernels.pooling` when ``direct``
-    is set (tier 0 clears it: it would compile): 64x24x24x64, 2x2, 0.7 -> 0.3 ms."""
-    rank = x.ndim - 2
-    out, pads = _plan(x.shape[1:-1], pool_size, strides, (1,) * rank, padding)
-    out_shape = (x.shape[0], *out, x.shape[-1])
-    if 0 in out_shape:
-        return np.zeros(out_shape, dtype=x.dtype)
-    fill = -np.inf if mode == "max" else 0.0
-    xp = _pad(x, pads, fill)
-    if direct and mode == "max" and x.dtype == np.float32 and x.shape[-1] % 16 == 0 \
-            and rank in (1, 2):
-        from ..kernels import pooling  # numba: imported on first use
-
-        return pooling.max_pool(xp, pool_size, strides, out)
-    acc = None
-    for offset in itertools.product(*(range(k) for k in pool_size)):
-        index = (slice(None),) + tuple(slice(a, a + (o - 1) * s + 1, s)
-                                       for a, o, s in zip(offset, out, strides)) \
-            + (slice(None),)
-        part = xp[index]
-        if acc is None:
-            acc = part.copy()
-        elif mode == "max":
-            np.maximum(acc, part, out=acc)
-        else:
-            acc += part
-    if mode == "avg":
-        # valid entries per window factor over the dims: count = prod of 1-D counts
-        count = np.ones(out, dtype=x.dtype)
-        for dim, (n, o, k, s, (b, _)) in enumerate(zip(x.shape[1:-1], out, pool_size,
-                                                      strides, pads)):
-            start = np.arange(o) * s - b
-            valid = np.minimum(start + k, n) - np.maximum(start, 0)
-            shape = [1] * rank
-            shape[dim] = o
-            count = count * valid.reshape(shape).astype(x.dtype)
-        acc /= count[..., None]
-    return acc
-
-
 def _inputs(args, fmt, dtype):
     work = _compute_dtype(dtype)
     return [np.asarray(a).astype(work, copy=False) for a in args]
@@ -525,19 +466,6 @@ def _local_kernel(args, in_shapes, attrs, out_shape, out_dtype):
     res = local_conv_channels_last(_to_last(x, fmt), w, attrs["kernel_size"],
                                    attrs["strides"], attrs["output_shape"], fmt)
     return _from_last(res, fmt).astype(out_dtype, copy=False)
-
-
-def _pool_kernel(args, in_shapes, attrs, out_shape, out_dtype, direct: bool = True):
-    fmt = attrs["data_format"]
-    (x,) = _inputs(args, fmt, out_dtype)
-    res = pool_channels_last(_to_last(x, fmt), attrs["pool_size"], attrs["strides"],
-                             attrs["padding"], attrs["mode"], direct=direct)
-    return _from_last(res, fmt).astype(out_dtype, copy=False)
-
-
-def _pool_tier0(args, in_shapes, attrs, out_shape, out_dtype):
-    """Pooling by strided NumPy passes: nothing to compile (``runtime.tiered``)."""
-    return _pool_kernel(args, in_shapes, attrs, out_shape, out_dtype, direct=False)
 
 
 # -- NumPy references (no im2col, no scatter) ----------------------------------------------
@@ -618,23 +546,6 @@ def _ref_local(arrays, attrs, out_shape, out_dtype):
     return _from_last(res, fmt).astype(out_dtype)
 
 
-def _ref_pool(arrays, attrs, out_shape, out_dtype):
-    """Loop over output windows, clipped to the input (pads never count)."""
-    fmt = attrs["data_format"]
-    x = _to_last(arrays[0].astype(np.float64), fmt)
-    sizes, strides = attrs["pool_size"], attrs["strides"]
-    out, pads = _plan(x.shape[1:-1], sizes, strides, (1,) * len(sizes), attrs["padding"])
-    res = np.zeros((x.shape[0], *out, x.shape[-1]))
-    reduce = np.max if attrs["mode"] == "max" else np.mean
-    for pos in np.ndindex(*out):
-        window = tuple(slice(max(i * s - b, 0), i * s - b + k)
-                       for i, s, k, (b, _) in zip(pos, strides, sizes, pads))
-        block = x[(slice(None), *window, slice(None))]
-        res[(slice(None), *pos, slice(None))] = reduce(
-            block.reshape(x.shape[0], -1, x.shape[-1]), axis=1)
-    return _from_last(res, fmt).astype(out_dtype)
-
-
 CONV = register(Op(
     "conv", KERNEL, _conv_infer, _ref_conv, kernel=_conv_kernel,
     extra={"fresh_output": True, "tier0": _conv_tier0},
@@ -651,6 +562,3 @@ CONV_TRANSPOSE = register(Op(
 LOCAL_CONV = register(Op(
     "local_conv", KERNEL, _local_infer, _ref_local, kernel=_local_kernel,
     doc="N-d convolution with unshared weights, kernel (positions, prod(k)*in, out)"))
-POOL = register(Op(
-    "pool", KERNEL, _pool_infer, _ref_pool, kernel=_pool_kernel, extra={"tier0": _pool_tier0},
-    doc="N-d max or average pooling (padding never counts)"))

@@ -1,4 +1,4 @@
-"""Backward ops of pooling (:mod:`symgraph.ops.conv`'s ``pool``): ``max_pool_grad``,
+"""Backward ops of pooling (:mod:`symgraph.ops.pool`'s ``pool``): ``max_pool_grad``,
 its adjoint ``max_pool_gather``, and ``avg_pool_grad``.
 
 Max pooling routes each window's gradient to one entry: the first maximum of the
@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from ..kernels import cache, pooling
-from .conv import POOL, _float_dtype, _from_last, _pad, _plan, _pool_infer, _split, _to_last
+from .conv import _float_dtype, _from_last, _pad, _plan, _split, _to_last
 from .conv_grad import (
     _check_grad_shape,
     _checked_table,
@@ -38,6 +38,7 @@ from .conv_grad import (
     _offset_index,
     _work,
 )
+from .pool import POOL, _pool_infer
 from .registry import KERNEL, Op, define_grad, register
 
 _SOURCE = '''import numpy as np
